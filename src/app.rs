@@ -1,0 +1,148 @@
+//! The composition root: database, registry, recorder, listener and router, wired once.
+//! `App::build` binds the listener (port 0 works, for tests) and `run_until_stopped` serves
+//! until the shutdown future resolves, then drains in-flight requests and the request log.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounting::{self, Recorder};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::providers::{self, BuildContext};
+use crate::registry::Registry;
+use crate::store::{self, Origin, Store};
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    stop_background: CancellationToken,
+    writer: tokio::task::JoinHandle<()>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+/// Connects, migrates and applies the config file's registry declarations.
+pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
+    let url = store::redact_url(&settings.database_url);
+    let store = Store::connect(&settings.database_url, settings.database_max_connections)
+        .await
+        .with_context(|| format!("cannot open the database at {url}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database at {url}"))?;
+    store
+        .apply_declarations(&settings.providers, &settings.models, Origin::Config)
+        .await
+        .with_context(|| format!("cannot apply the registry from {}", settings.source))?;
+    Ok(store)
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let store = prepare_store(&settings).await?;
+        let client = providers::http::client(settings.routing.connect_timeout)
+            .context("cannot build the HTTP client")?;
+        let registry = Registry::load(store.clone(), BuildContext { client })
+            .await
+            .context("cannot load the registry")?;
+
+        let stop_background = CancellationToken::new();
+        let (recorder, rx) = Recorder::channel(settings.accounting.queue_capacity);
+        let writer = accounting::spawn_writer(
+            store.clone(),
+            rx,
+            settings.accounting.clone(),
+            stop_background.clone(),
+        );
+        let refresher = registry
+            .clone()
+            .spawn_refresh(settings.routing.registry_refresh, stop_background.clone());
+
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+
+        if !settings.require_keys {
+            tracing::warn!(
+                "AUTHENTICATION IS OFF (auth.require_keys = false): anyone who can reach {} can use every provider. \
+                 Set SWITCHYARD_REQUIRE_KEYS=true for any shared or public deployment.",
+                settings.listen
+            );
+        }
+        if settings.master_key.is_none() {
+            tracing::info!("admin API disabled: set SWITCHYARD_MASTER_KEY to enable /admin");
+        }
+
+        let state = AppState {
+            settings: Arc::new(settings),
+            registry,
+            store,
+            recorder,
+        };
+        Ok(App {
+            listener,
+            state,
+            stop_background,
+            writer,
+            refresher,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.settings.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish
+    /// for up to `server.shutdown_grace_secs`, and flushes the request log.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let grace = self.state.settings.shutdown_grace;
+        let store = self.state.store.clone();
+        let router = http::router(self.state);
+        tracing::info!(%addr, "switchyard listening");
+
+        let stopping = CancellationToken::new();
+        let signal = stopping.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.cancel();
+        });
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let forced = async {
+            stopping.cancelled().await;
+            tracing::info!(
+                grace_secs = grace.as_secs_f64(),
+                "shutting down: finishing in-flight requests"
+            );
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = serve => r.context("server error")?,
+            _ = forced => tracing::warn!("shutdown grace period over: cutting remaining connections"),
+        }
+
+        self.stop_background.cancel();
+        let _ = self.refresher.await;
+        if self.writer.await.is_err() {
+            tracing::error!("the request log writer panicked");
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,385 @@
+//! Validated settings: the TOML file (`config/switchyard.toml` by default) plus `SWITCHYARD_*`
+//! environment overrides for what changes per deployment. Secrets never live in the file.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::types::registry::{ModelDecl, ProviderDecl};
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/switchyard.toml";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchyard.db";
+
+/// A configuration problem, naming the file and the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {field}: {problem}")]
+pub struct ConfigError {
+    pub file: String,
+    pub field: String,
+    pub problem: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from (for messages).
+    pub source: String,
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub require_keys: bool,
+    pub master_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub routing: RoutingSettings,
+    pub accounting: AccountingSettings,
+    pub providers: Vec<ProviderDecl>,
+    pub models: Vec<ModelDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoutingSettings {
+    pub connect_timeout: Duration,
+    /// Whole-request limit for a non-streamed attempt.
+    pub request_timeout: Duration,
+    /// Time allowed before a stream's first content; past it the next fallback is tried.
+    pub first_token_timeout: Duration,
+    /// Longest silence allowed inside a committed stream.
+    pub stream_idle_timeout: Duration,
+    /// SSE keep-alive comments start only after this long without content.
+    pub keepalive_after: Duration,
+    pub keepalive_interval: Duration,
+    /// How often each replica checks the database for registry changes.
+    pub registry_refresh: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountingSettings {
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+    pub queue_capacity: usize,
+}
+
+/// Environment overrides, read once so tests can pass their own.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOverrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub master_key: Option<String>,
+    pub log_format: Option<String>,
+    pub log_filter: Option<String>,
+    pub require_keys: Option<String>,
+}
+
+impl EnvOverrides {
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        EnvOverrides {
+            listen: var("SWITCHYARD_LISTEN"),
+            database_url: var("SWITCHYARD_DATABASE_URL"),
+            master_key: var("SWITCHYARD_MASTER_KEY"),
+            log_format: var("SWITCHYARD_LOG_FORMAT"),
+            log_filter: var("SWITCHYARD_LOG"),
+            require_keys: var("SWITCHYARD_REQUIRE_KEYS"),
+        }
+    }
+}
+
+/// Reads and validates the config file at `path`, then applies `env`.
+pub fn load(path: &Path, env: &EnvOverrides) -> Result<Settings, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        field: "(file)".into(),
+        problem: format!("cannot read: {e}"),
+    })?;
+    parse(&text, &file, env)
+}
+
+/// Validates config text; `file` names it in messages.
+pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, ConfigError> {
+    let err = |field: &str, problem: String| ConfigError {
+        file: file.to_owned(),
+        field: field.to_owned(),
+        problem,
+    };
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let field = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].lines().count().max(1);
+                format!("line {line}")
+            })
+            .unwrap_or_else(|| "(syntax)".into());
+        err(&field, e.message().to_owned())
+    })?;
+
+    let listen_text = env
+        .listen
+        .clone()
+        .or(raw.server.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen_field = if env.listen.is_some() {
+        "SWITCHYARD_LISTEN"
+    } else {
+        "server.listen"
+    };
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        err(
+            listen_field,
+            format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+        )
+    })?;
+
+    let secs = |field: &str, v: Option<f64>, default: f64| -> Result<Duration, ConfigError> {
+        let v = v.unwrap_or(default);
+        if v.is_finite() && v >= 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(err(
+                field,
+                format!("{v} is not a non-negative number of seconds"),
+            ))
+        }
+    };
+
+    let log_format = match env
+        .log_format
+        .as_deref()
+        .or(raw.log.format.as_deref())
+        .unwrap_or("text")
+    {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(err(
+                "log.format",
+                format!("`{other}` is not one of \"text\", \"json\""),
+            ))
+        }
+    };
+    let require_keys = match env.require_keys.as_deref() {
+        None => raw.auth.require_keys.unwrap_or(true),
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
+            return Err(err(
+                "SWITCHYARD_REQUIRE_KEYS",
+                format!("`{other}` is not true or false"),
+            ))
+        }
+    };
+
+    let r = raw.routing;
+    let routing = RoutingSettings {
+        connect_timeout: secs("routing.connect_timeout_secs", r.connect_timeout_secs, 10.0)?,
+        request_timeout: secs(
+            "routing.request_timeout_secs",
+            r.request_timeout_secs,
+            600.0,
+        )?,
+        first_token_timeout: secs(
+            "routing.first_token_timeout_secs",
+            r.first_token_timeout_secs,
+            120.0,
+        )?,
+        stream_idle_timeout: secs(
+            "routing.stream_idle_timeout_secs",
+            r.stream_idle_timeout_secs,
+            300.0,
+        )?,
+        keepalive_after: secs("routing.keepalive_after_secs", r.keepalive_after_secs, 5.0)?,
+        keepalive_interval: secs(
+            "routing.keepalive_interval_secs",
+            r.keepalive_interval_secs,
+            10.0,
+        )?,
+        registry_refresh: secs(
+            "routing.registry_refresh_secs",
+            r.registry_refresh_secs,
+            2.0,
+        )?,
+    };
+    if routing.keepalive_interval.is_zero() {
+        return Err(err(
+            "routing.keepalive_interval_secs",
+            "must be above 0".into(),
+        ));
+    }
+    if routing.registry_refresh.is_zero() {
+        return Err(err(
+            "routing.registry_refresh_secs",
+            "must be above 0".into(),
+        ));
+    }
+
+    let a = raw.accounting;
+    let accounting = AccountingSettings {
+        batch_size: a.batch_size.unwrap_or(256).max(1),
+        flush_interval: Duration::from_millis(a.flush_interval_ms.unwrap_or(200).max(1)),
+        queue_capacity: a.queue_capacity.unwrap_or(65_536).max(16),
+    };
+
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in raw.providers.iter().enumerate() {
+        p.validate()
+            .map_err(|e| err(&format!("providers[{i}].{}", e.field), e.problem))?;
+        if !seen.insert(p.id.as_str()) {
+            return Err(err(
+                &format!("providers[{i}].id"),
+                format!("`{}` is defined twice", p.id),
+            ));
+        }
+    }
+    let mut slugs = std::collections::HashSet::new();
+    for (i, m) in raw.models.iter().enumerate() {
+        m.validate()
+            .map_err(|e| err(&format!("models[{i}].{}", e.field), e.problem))?;
+        if !slugs.insert(m.slug.as_str()) {
+            return Err(err(
+                &format!("models[{i}].slug"),
+                format!("`{}` is defined twice", m.slug),
+            ));
+        }
+        for (j, ep) in m.endpoints.iter().enumerate() {
+            if !seen.contains(ep.provider.as_str()) {
+                return Err(err(
+                    &format!("models[{i}].endpoints[{j}].provider"),
+                    format!("no provider with id `{}` is defined", ep.provider),
+                ));
+            }
+        }
+    }
+    for (i, m) in raw.models.iter().enumerate() {
+        for (j, f) in m.fallbacks.iter().enumerate() {
+            let known = raw
+                .models
+                .iter()
+                .any(|o| &o.slug == f || o.aliases.contains(f));
+            if !known {
+                return Err(err(
+                    &format!("models[{i}].fallbacks[{j}]"),
+                    format!("no model `{f}` is defined"),
+                ));
+            }
+        }
+    }
+
+    let shutdown_grace = secs(
+        "server.shutdown_grace_secs",
+        raw.server.shutdown_grace_secs,
+        30.0,
+    )?;
+    Ok(Settings {
+        source: file.to_owned(),
+        listen,
+        body_limit_bytes: raw.server.body_limit_bytes.unwrap_or(8 * 1024 * 1024),
+        shutdown_grace,
+        database_url: env
+            .database_url
+            .clone()
+            .or(raw.database.url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
+        require_keys,
+        master_key: env.master_key.clone().map(Secret::new),
+        log_format,
+        log_filter: env
+            .log_filter
+            .clone()
+            .or(raw.log.filter)
+            .unwrap_or_else(|| "info".into()),
+        routing,
+        accounting,
+        providers: raw.providers,
+        models: raw.models,
+    })
+}
+
+/// The config path: `--config`, else `SWITCHYARD_CONFIG`, else the shipped default.
+pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("SWITCHYARD_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Settings, ConfigError> {
+        parse(text, "test.toml", &EnvOverrides::default())
+    }
+
+    #[test]
+    fn empty_file_gets_defaults() {
+        let s = p("").unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(s.require_keys);
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = p("[server]\nlisten = \"nope\"").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml: server.listen: `nope` is not an address like 127.0.0.1:8080"
+        );
+        let e = p("[servr]\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `servr`"), "{e}");
+        let e = p("[[providers]]\nid='x'\nkind='openai'\n").unwrap_err();
+        assert_eq!(e.field, "providers[0].base_url");
+        let e =
+            p("[[models]]\nslug='a/b'\n[[models.endpoints]]\nprovider='zz'\nupstream_model='m'\n")
+                .unwrap_err();
+        assert_eq!(e.field, "models[0].endpoints[0].provider");
+    }
+
+    #[test]
+    fn env_overrides_win() {
+        let env = EnvOverrides {
+            listen: Some("0.0.0.0:9999".into()),
+            require_keys: Some("false".into()),
+            ..Default::default()
+        };
+        let s = parse("[server]\nlisten='127.0.0.1:1'\n", "t", &env).unwrap();
+        assert_eq!(s.listen.port(), 9999);
+        assert!(!s.require_keys);
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        let s = load(&path, &EnvOverrides::default()).unwrap();
+        assert!(s.models.iter().any(|m| m.slug == "mock/echo"));
+    }
+}

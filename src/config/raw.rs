@@ -1,0 +1,74 @@
+//! Serde mirror of the TOML file. Unknown fields are errors so typos never pass silently.
+
+use serde::Deserialize;
+
+use crate::types::registry::{ModelDecl, ProviderDecl};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub routing: RawRouting,
+    #[serde(default)]
+    pub accounting: RawAccounting,
+    #[serde(default)]
+    pub providers: Vec<ProviderDecl>,
+    #[serde(default)]
+    pub models: Vec<ModelDecl>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub shutdown_grace_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub require_keys: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    pub connect_timeout_secs: Option<f64>,
+    pub request_timeout_secs: Option<f64>,
+    pub first_token_timeout_secs: Option<f64>,
+    pub stream_idle_timeout_secs: Option<f64>,
+    pub keepalive_after_secs: Option<f64>,
+    pub keepalive_interval_secs: Option<f64>,
+    pub registry_refresh_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccounting {
+    pub batch_size: Option<usize>,
+    pub flush_interval_ms: Option<u64>,
+    pub queue_capacity: Option<usize>,
+}

@@ -1,0 +1,243 @@
+//! `Meter`: the record of one request as it happens. It tracks attempts, what the served
+//! upstream generated and its usage, and sends exactly one `RequestRecord` — when the request
+//! ends, or when it is dropped (the client went away), whichever comes first.
+
+use std::time::{Duration, Instant};
+
+use crate::accounting::Recorder;
+use crate::providers::{Chunk, ProviderError};
+use crate::routing::Attempt;
+use crate::store::{AttemptRecord, RequestRecord};
+use crate::types::usage::estimate_tokens;
+use crate::types::{now_ms, Price, Usage};
+
+/// How a request ended, for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Error,
+    /// The upstream failed after the stream was committed.
+    Cut,
+    Timeout,
+    Cancelled,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Error => "error",
+            Outcome::Cut => "cut",
+            Outcome::Timeout => "timeout",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Identity and attribution known when the request arrives.
+pub struct RequestInfo {
+    pub id: String,
+    pub app_referer: Option<String>,
+    pub app_title: Option<String>,
+}
+
+pub struct Meter {
+    recorder: Recorder,
+    record: RequestRecord,
+    started: Instant,
+    messages_len: usize,
+    price: Option<Price>,
+    usage: Option<Usage>,
+    output_bytes: usize,
+    ttft: Option<Duration>,
+    sent: bool,
+}
+
+impl Meter {
+    pub fn new(recorder: Recorder, info: RequestInfo, started: Instant) -> Meter {
+        Meter {
+            recorder,
+            record: RequestRecord {
+                id: info.id,
+                created_at: now_ms() - started.elapsed().as_millis() as i64,
+                app_referer: info.app_referer,
+                app_title: info.app_title,
+                outcome: Outcome::Cancelled.as_str().into(),
+                ..RequestRecord::default()
+            },
+            started,
+            messages_len: 0,
+            price: None,
+            usage: None,
+            output_bytes: 0,
+            ttft: None,
+            sent: false,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.record.id
+    }
+
+    pub fn set_key(&mut self, key_id: Option<String>) {
+        self.record.key_id = key_id;
+    }
+
+    /// What the request asked for, once its body is parsed.
+    pub fn set_request(&mut self, model: Option<String>, streamed: bool, messages_len: usize) {
+        self.record.requested_model = model;
+        self.record.streamed = streamed;
+        self.messages_len = messages_len;
+    }
+
+    /// Notes an attempt before it starts, so a drop mid-attempt still records it.
+    pub fn attempt_started(&mut self, a: &Attempt) -> (usize, Instant) {
+        self.record.attempts.push(AttemptRecord {
+            provider: a.provider.clone(),
+            model: a.model.clone(),
+            upstream_model: a.upstream_model.clone(),
+            outcome: "cancelled".into(),
+            status: None,
+            error: None,
+            latency_ms: 0,
+        });
+        (self.record.attempts.len() - 1, Instant::now())
+    }
+
+    pub fn attempt_ended(
+        &mut self,
+        (idx, t0): (usize, Instant),
+        result: Result<(), &ProviderError>,
+    ) {
+        if let Some(a) = self.record.attempts.get_mut(idx) {
+            a.latency_ms = t0.elapsed().as_millis() as i64;
+            match result {
+                Ok(()) => {
+                    a.outcome = "ok".into();
+                    a.status = Some(200);
+                }
+                Err(e) => {
+                    a.outcome = e.kind().into();
+                    a.status = e.status().map(i64::from);
+                    a.error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// The attempt that serves the response.
+    pub fn served(&mut self, a: &Attempt, upstream_id: Option<String>) {
+        self.record.served_model = Some(a.model.clone());
+        self.record.provider = Some(a.provider.clone());
+        self.record.upstream_id = upstream_id;
+        self.price = Some(a.price);
+    }
+
+    pub fn first_token(&mut self) {
+        if self.ttft.is_none() {
+            self.ttft = Some(self.started.elapsed());
+        }
+    }
+
+    pub fn observe_usage(&mut self, usage: Option<&Usage>) {
+        if let Some(u) = usage {
+            self.usage = Some(u.clone());
+        }
+    }
+
+    pub fn observe_chunk(&mut self, c: &Chunk) {
+        self.output_bytes += c.output_bytes;
+        self.observe_usage(c.usage.as_ref());
+        if self.record.upstream_id.is_none() {
+            self.record.upstream_id = c.body.get_as::<String>("id").and_then(Result::ok);
+        }
+    }
+
+    /// Moves the live record into a new meter, leaving this one spent (it will not record).
+    pub fn take(&mut self) -> Meter {
+        let m = Meter {
+            recorder: self.recorder.clone(),
+            record: std::mem::take(&mut self.record),
+            started: self.started,
+            messages_len: self.messages_len,
+            price: self.price.take(),
+            usage: self.usage.take(),
+            output_bytes: self.output_bytes,
+            ttft: self.ttft,
+            sent: self.sent,
+        };
+        self.sent = true;
+        m
+    }
+
+    /// Marks this meter as spent without recording (its record lives on elsewhere).
+    pub fn disarm(&mut self) {
+        self.sent = true;
+    }
+
+    /// Ends the request and sends its record.
+    pub fn finish(mut self, outcome: Outcome, status: u16, error: Option<String>) {
+        self.send(outcome, status, error);
+    }
+
+    fn send(&mut self, outcome: Outcome, status: u16, error: Option<String>) {
+        if self.sent {
+            return;
+        }
+        self.sent = true;
+        let r = &mut self.record;
+        r.outcome = outcome.as_str().into();
+        r.cancelled = outcome == Outcome::Cancelled;
+        r.status = i64::from(status);
+        r.error = error;
+        r.latency_ms = self.started.elapsed().as_millis() as i64;
+        r.ttft_ms = self.ttft.map(|t| t.as_millis() as i64);
+        if let Some(price) = self.price {
+            // Usage from the upstream when it came; otherwise an estimate of what was generated.
+            let usage = match self.usage.take() {
+                Some(u) => u,
+                None => {
+                    r.usage_estimated = true;
+                    Usage::new(
+                        estimate_tokens(self.messages_len),
+                        estimate_tokens(self.output_bytes),
+                    )
+                }
+            };
+            r.prompt_tokens = usage.prompt_tokens as i64;
+            r.completion_tokens = usage.completion_tokens as i64;
+            r.cached_tokens = usage.cached_tokens() as i64;
+            r.reasoning_tokens = usage
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0) as i64;
+            r.cost_nanos = price.cost_nanos(&usage);
+        }
+        let outcome_str = r.outcome.clone();
+        tracing::info!(
+            request_id = %r.id,
+            model = r.served_model.as_deref().unwrap_or("-"),
+            provider = r.provider.as_deref().unwrap_or("-"),
+            outcome = %outcome_str,
+            status = r.status,
+            attempts = r.attempts.len(),
+            prompt_tokens = r.prompt_tokens,
+            completion_tokens = r.completion_tokens,
+            latency_ms = r.latency_ms,
+            "request finished"
+        );
+        self.recorder.record(std::mem::take(&mut self.record));
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if !self.sent {
+            // Dropped before an explicit end: the client disconnected (the upstream call,
+            // owned by the same future or stream, is being dropped and so cancelled too).
+            // 499 follows the common "client closed request" convention.
+            self.send(Outcome::Cancelled, 499, Some("client disconnected".into()));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Executing a plan: attempts in order, under their deadlines, until one serves.
+//!
+//! Streams have a commit point: chunks are held back until the first one carrying output (or
+//! a finish). Before it, any failure is invisible to the client and the next attempt runs;
+//! after it, the stream belongs to the client and failures are reported inside it.
+
+pub mod metered;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+pub use metered::{Meter, Outcome, RequestInfo};
+
+use crate::providers::{AttemptRequest, Chunk, ChunkStream, Completion, ProviderError};
+use crate::routing::policy::{self, Verdict};
+use crate::routing::{Attempt, Plan};
+use crate::types::ChatRequest;
+
+/// One failed attempt, for error messages.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub model: String,
+    pub provider: String,
+    pub error: ProviderError,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecError {
+    /// The upstream rejected the request itself; retrying elsewhere would not help.
+    #[error("{} rejected the request: {}", .0.provider, .0.error)]
+    Rejected(Failure),
+    /// Every attempt failed.
+    #[error("all {} attempts failed", .0.len())]
+    AllFailed(Vec<Failure>),
+}
+
+/// Runs a non-streamed request.
+pub async fn complete(
+    plan: &Plan,
+    chat: &ChatRequest,
+    meter: &mut Meter,
+) -> Result<(Completion, Attempt), ExecError> {
+    let mut failures = Vec::new();
+    for attempt in &plan.attempts {
+        let req = AttemptRequest {
+            chat,
+            upstream_model: &attempt.upstream_model,
+        };
+        let mark = meter.attempt_started(attempt);
+        let result = match tokio::time::timeout(
+            attempt.request_timeout,
+            attempt.adapter.complete(req),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
+        };
+        meter.attempt_ended(mark, result.as_ref().map(|_| ()));
+        match result {
+            Ok(c) => return Ok((c, attempt.clone())),
+            Err(error) => {
+                log_failure(attempt, &error);
+                let failure = Failure {
+                    model: attempt.model.clone(),
+                    provider: attempt.provider.clone(),
+                    error,
+                };
+                if policy::on_error(&failure.error) == Verdict::Reject {
+                    return Err(ExecError::Rejected(failure));
+                }
+                failures.push(failure);
+            }
+        }
+    }
+    Err(ExecError::AllFailed(failures))
+}
+
+/// A stream past its commit point.
+pub struct Committed {
+    pub attempt: Attempt,
+    /// Chunks read up to and including the commit point, in order.
+    pub buffered: Vec<Chunk>,
+    pub rest: ChunkStream,
+    /// A finish_reason was already seen.
+    pub finished: bool,
+}
+
+/// Runs attempts until one stream commits. Owns its inputs so the caller can keep polling it
+/// from inside a response body (after keep-alives have started).
+pub async fn start_stream(
+    plan: Arc<Plan>,
+    chat: Arc<ChatRequest>,
+    mut meter: Meter,
+) -> (Meter, Result<Committed, ExecError>) {
+    let mut failures = Vec::new();
+    for attempt in &plan.attempts {
+        let mark = meter.attempt_started(attempt);
+        let deadline = tokio::time::Instant::now() + attempt.first_token_timeout;
+        let result =
+            match tokio::time::timeout_at(deadline, open_until_commit(attempt, &chat)).await {
+                Ok(r) => r,
+                Err(_) => Err(ProviderError::Timeout("waiting for the first token")),
+            };
+        meter.attempt_ended(mark, result.as_ref().map(|_| ()));
+        match result {
+            Ok(committed) => {
+                meter.served(attempt, None);
+                meter.first_token();
+                return (meter, Ok(committed));
+            }
+            Err(error) => {
+                log_failure(attempt, &error);
+                let failure = Failure {
+                    model: attempt.model.clone(),
+                    provider: attempt.provider.clone(),
+                    error,
+                };
+                if policy::on_error(&failure.error) == Verdict::Reject {
+                    return (meter, Err(ExecError::Rejected(failure)));
+                }
+                failures.push(failure);
+            }
+        }
+    }
+    (meter, Err(ExecError::AllFailed(failures)))
+}
+
+async fn open_until_commit(
+    attempt: &Attempt,
+    chat: &ChatRequest,
+) -> Result<Committed, ProviderError> {
+    let req = AttemptRequest {
+        chat,
+        upstream_model: &attempt.upstream_model,
+    };
+    let mut stream = attempt.adapter.stream(req).await?;
+    let mut buffered = Vec::new();
+    loop {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                let commit = chunk.has_output || chunk.finished;
+                let finished = chunk.finished;
+                buffered.push(chunk);
+                if commit {
+                    return Ok(Committed {
+                        attempt: attempt.clone(),
+                        buffered,
+                        rest: stream,
+                        finished,
+                    });
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(ProviderError::Cut(if buffered.is_empty() {
+                    "the stream was empty".into()
+                } else {
+                    "the stream ended before any output".into()
+                }))
+            }
+        }
+    }
+}
+
+fn log_failure(attempt: &Attempt, error: &ProviderError) {
+    tracing::warn!(
+        model = %attempt.model,
+        provider = %attempt.provider,
+        upstream_model = %attempt.upstream_model,
+        kind = error.kind(),
+        error = %error,
+        "upstream attempt failed"
+    );
+}

@@ -1,0 +1,339 @@
+//! `ApiError`: every error the HTTP layer returns, mapped in one place to a status and
+//! OpenAI's error shape `{"error":{"message","type","param","code"}}` (plus `metadata` where
+//! there is structured detail). Clients show only `message`, so it names what went wrong,
+//! where, and — for upstream failures — the provider, its status and its own reason.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::exec::{ExecError, Failure};
+use crate::providers::ProviderError;
+use crate::routing::policy::is_provider_auth_failure;
+use crate::routing::PlanError;
+use crate::store::StoreError;
+use crate::types::InvalidRequest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("Request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => {
+                tracing::error!(error = %other, "database error");
+                ApiError::Unavailable(
+                    "The gateway's database is unavailable; try again shortly".into(),
+                )
+            }
+        }
+    }
+}
+
+/// The error object inside `{"error": ...}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub error_type: &'static str,
+    pub param: Option<String>,
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Auth(AuthError::AdminDisabled) => StatusCode::FORBIDDEN,
+            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Plan(PlanError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Plan(PlanError::NoEndpoint {
+                by_request: true, ..
+            }) => StatusCode::NOT_FOUND,
+            ApiError::Plan(PlanError::NoEndpoint { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Exec(ExecError::Rejected(f)) => {
+                StatusCode::from_u16(f.error.status().unwrap_or(400))
+                    .unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            ApiError::Exec(ExecError::AllFailed(fs)) => all_failed_status(fs),
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let status = self.status();
+        let (error_type, param, code, metadata): (&'static str, Option<String>, Option<String>, _) =
+            match self {
+                ApiError::Invalid(e) => (
+                    "invalid_request_error",
+                    e.param.map(str::to_owned),
+                    Some(e.code.to_owned()),
+                    None,
+                ),
+                ApiError::Auth(AuthError::AdminDisabled) => (
+                    "permission_error",
+                    None,
+                    Some("admin_disabled".into()),
+                    None,
+                ),
+                ApiError::Auth(_) => (
+                    "authentication_error",
+                    None,
+                    Some("invalid_api_key".into()),
+                    None,
+                ),
+                ApiError::Plan(PlanError::UnknownModel { suggestions, .. }) => (
+                    "invalid_request_error",
+                    Some("model".into()),
+                    Some("model_not_found".into()),
+                    Some(json!({ "available_models": suggestions })),
+                ),
+                ApiError::Plan(PlanError::NoEndpoint {
+                    reasons,
+                    by_request,
+                    ..
+                }) => (
+                    if *by_request {
+                        "invalid_request_error"
+                    } else {
+                        "service_unavailable_error"
+                    },
+                    None,
+                    Some(
+                        if *by_request {
+                            "no_endpoints_match"
+                        } else {
+                            "no_available_provider"
+                        }
+                        .into(),
+                    ),
+                    Some(json!({ "reasons": reasons })),
+                ),
+                ApiError::Exec(ExecError::Rejected(f)) => {
+                    let (t, c, p) = match &f.error {
+                        ProviderError::Status {
+                            error_type,
+                            code,
+                            param,
+                            ..
+                        } => (error_type.clone(), code.clone(), param.clone()),
+                        _ => (None, None, None),
+                    };
+                    let _ = t;
+                    (
+                        "invalid_request_error",
+                        p,
+                        c.or(Some("upstream_rejected".into())),
+                        Some(json!({ "attempts": attempts_json(std::slice::from_ref(f)) })),
+                    )
+                }
+                ApiError::Exec(ExecError::AllFailed(fs)) => {
+                    let code = match status {
+                        StatusCode::TOO_MANY_REQUESTS => "rate_limit_exceeded",
+                        StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
+                        _ => "upstream_error",
+                    };
+                    let t = match status {
+                        StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+                        StatusCode::GATEWAY_TIMEOUT => "timeout_error",
+                        _ => "upstream_error",
+                    };
+                    (
+                        t,
+                        None,
+                        Some(code.into()),
+                        Some(json!({ "attempts": attempts_json(fs) })),
+                    )
+                }
+                ApiError::TooLarge(_) => (
+                    "invalid_request_error",
+                    None,
+                    Some("request_too_large".into()),
+                    None,
+                ),
+                ApiError::NotFound(_) => (
+                    "invalid_request_error",
+                    None,
+                    Some("not_found".into()),
+                    None,
+                ),
+                ApiError::MethodNotAllowed(_) => (
+                    "invalid_request_error",
+                    None,
+                    Some("method_not_allowed".into()),
+                    None,
+                ),
+                ApiError::Conflict(_) => {
+                    ("invalid_request_error", None, Some("conflict".into()), None)
+                }
+                ApiError::Unavailable(_) => (
+                    "service_unavailable_error",
+                    None,
+                    Some("unavailable".into()),
+                    None,
+                ),
+                ApiError::Internal(_) => {
+                    ("server_error", None, Some("internal_error".into()), None)
+                }
+            };
+        ErrorBody {
+            message: self.message(),
+            error_type,
+            param,
+            code,
+            metadata,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Exec(ExecError::Rejected(f)) => match &f.error {
+                ProviderError::Status {
+                    status, message, ..
+                } => format!(
+                    "Provider `{}` rejected the request for `{}` (HTTP {status}): {message}",
+                    f.provider, f.model
+                ),
+                other => format!("Provider `{}` failed: {other}", f.provider),
+            },
+            ApiError::Exec(ExecError::AllFailed(fs)) => {
+                if fs.is_empty() {
+                    return "No upstream could be tried".into();
+                }
+                let parts: Vec<String> = fs.iter().map(describe_failure).collect();
+                let head = if fs.len() == 1 {
+                    "The upstream failed".to_owned()
+                } else {
+                    format!("All {} upstream attempts failed", fs.len())
+                };
+                format!("{head}: {}", parts.join("; "))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Seconds for `Retry-After`, when every attempt was rate-limited.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Exec(ExecError::AllFailed(fs))
+                if self.status() == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                fs.iter()
+                    .filter_map(|f| match &f.error {
+                        ProviderError::Status { retry_after, .. } => *retry_after,
+                        _ => None,
+                    })
+                    .min()
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON error document.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "error": self.body() })).unwrap_or_default()
+    }
+}
+
+fn describe_failure(f: &Failure) -> String {
+    let what = match &f.error {
+        e if is_provider_auth_failure(e) => format!(
+            "{e} — the provider rejected Switchyard's API key for `{}`; check its key",
+            f.provider
+        ),
+        e => e.to_string(),
+    };
+    format!("{} via {}: {what}", f.model, f.provider)
+}
+
+fn attempts_json(fs: &[Failure]) -> serde_json::Value {
+    fs.iter()
+        .map(|f| {
+            json!({
+                "model": f.model,
+                "provider": f.provider,
+                "kind": f.error.kind(),
+                "status": f.error.status(),
+                "message": f.error.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn all_failed_status(fs: &[Failure]) -> StatusCode {
+    if fs.is_empty() {
+        return StatusCode::BAD_GATEWAY;
+    }
+    if fs.iter().all(|f| f.error.status() == Some(429)) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if fs
+        .iter()
+        .all(|f| matches!(f.error, ProviderError::Timeout(_)))
+    {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::BAD_GATEWAY
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), error = %self.message(), "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %self.message(), "request rejected");
+        }
+        let mut resp = (status, self.to_json()).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(after) = self.retry_after() {
+            if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        if let ApiError::Auth(AuthError::Missing | AuthError::Invalid | AuthError::InvalidMaster) =
+            self
+        {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

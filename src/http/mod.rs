@@ -1,0 +1,136 @@
+//! The HTTP surface; the only module that imports axum. Routes are served under `/v1` and,
+//! for OpenRouter users who change only the host, under `/api/v1`.
+
+pub mod admin;
+pub mod chat;
+pub mod error;
+pub mod health;
+pub mod models;
+pub mod sse;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::BodyExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+pub use error::ApiError;
+
+use crate::accounting::Recorder;
+use crate::config::Settings;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Shared state handed to handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub recorder: Recorder,
+}
+
+/// Per-request identity, set by the outermost middleware.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub id: String,
+    pub started: Instant,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/models", get(models::list))
+        .route("/models/{*slug}", get(models::get_one))
+        .route("/health", get(health::health));
+    Router::new()
+        .nest("/v1", api.clone())
+        .nest("/api/v1", api)
+        .nest("/admin", admin::router(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        // Outermost first: ids and spans wrap everything, panics become OpenAI-shaped 500s.
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_context))
+}
+
+/// Assigns the request id, opens the request's span and stamps the id on the response
+/// (`x-request-id`, and OpenRouter's `X-Generation-Id`).
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = new_request_id();
+    let ctx = RequestContext {
+        id: id.clone(),
+        started: Instant::now(),
+    };
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    req.extensions_mut().insert(ctx);
+    let mut resp = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v.clone());
+        resp.headers_mut().insert("x-generation-id", v);
+    }
+    resp
+}
+
+fn new_request_id() -> String {
+    format!(
+        "gen-{}-{:016x}",
+        crate::types::now_ms() / 1000,
+        rand::random::<u64>()
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::Internal("Internal error in the gateway".into()).into_response()
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "No route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "Method {} is not allowed on {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Reads a body up to `limit` bytes; larger ones are a 413 before they are buffered.
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(body, limit);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(limit)),
+        Err(e) => Err(ApiError::Invalid(crate::types::InvalidRequest {
+            message: format!("Could not read the request body: {e}"),
+            param: None,
+            code: "invalid_body",
+        })),
+    }
+}
+
+/// Parses a JSON body for the admin API.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::Invalid(crate::types::InvalidRequest {
+            message: format!("Invalid request body: {e}"),
+            param: None,
+            code: "invalid_body",
+        })
+    })
+}

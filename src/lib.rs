@@ -1,0 +1,28 @@
+//! Switchyard: a self-hosted, OpenAI-compatible LLM gateway.
+//!
+//! A request travels one way:
+//!
+//! ```text
+//! http (parse, errors) → auth (key → principal) → routing::plan (ordered attempts)
+//!   → exec (attempts, deadlines, stream commit point) → providers (wire formats)
+//!   → exec::Meter → http (JSON or SSE)             ╲
+//!                                                   → accounting (batched writer) → store
+//! ```
+//!
+//! Lower layers never call higher ones; providers never touch the database, auth or
+//! accounting. `types` and `routing` are pure.
+
+pub mod accounting;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod exec;
+pub mod http;
+pub mod providers;
+pub mod registry;
+pub mod routing;
+pub mod store;
+pub mod telemetry;
+pub mod types;
+
+pub use app::App;

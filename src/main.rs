@@ -1,0 +1,230 @@
+//! The `switchyard` binary: parse the command line, load settings, run the command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use switchyard::config::{self, EnvOverrides, Settings};
+use switchyard::{app, auth, telemetry, App};
+
+/// Switchyard: a self-hosted, OpenAI-compatible LLM gateway.
+///
+/// Point any OpenAI SDK's base_url at http://HOST:PORT/v1 (or /api/v1, as with OpenRouter).
+#[derive(Parser)]
+#[command(name = "switchyard", version, propagate_version = true)]
+struct Cli {
+    /// Config file [default: $SWITCHYARD_CONFIG, else config/switchyard.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gateway: migrate the database, apply the config's registry, serve HTTP.
+    ///
+    /// Environment overrides: SWITCHYARD_LISTEN, SWITCHYARD_DATABASE_URL, SWITCHYARD_MASTER_KEY,
+    /// SWITCHYARD_REQUIRE_KEYS, SWITCHYARD_LOG (filter), SWITCHYARD_LOG_FORMAT (text|json).
+    Serve,
+    /// Create or upgrade the database schema and apply the config's registry, then exit.
+    Migrate,
+    /// Validate the config file and print what it defines; exits non-zero when it is invalid.
+    CheckConfig,
+    /// Manage gateway API keys (works directly on the database; a running gateway picks
+    /// changes up within its registry refresh interval).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Inspect the model registry.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key and print it once; only its hash is stored.
+    Create {
+        /// A label for the key (who or what uses it).
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id (key_...).
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// List models with their endpoints and prices.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = config::resolve_path(cli.config.clone());
+    let settings = match config::load(&path, &EnvOverrides::from_env()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = App::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = app::prepare_store(&settings).await?;
+            println!(
+                "database migrated ({}); registry applied from {}",
+                store.backend(),
+                settings.source
+            );
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("{}: valid", settings.source);
+            println!("  listen: {}", settings.listen);
+            println!(
+                "  database: {}",
+                switchyard::store::redact_url(&settings.database_url)
+            );
+            println!("  keys required: {}", settings.require_keys);
+            println!(
+                "  admin API: {}",
+                if settings.master_key.is_some() {
+                    "enabled"
+                } else {
+                    "disabled (SWITCHYARD_MASTER_KEY unset)"
+                }
+            );
+            for p in &settings.providers {
+                let key = match &p.api_key_env {
+                    None => "no key needed".to_owned(),
+                    Some(v) if std::env::var(v).is_ok_and(|x| !x.is_empty()) => format!("{v} set"),
+                    Some(v) => format!("{v} NOT set: inactive"),
+                };
+                println!("  provider {} ({}): {key}", p.id, p.kind.as_str());
+            }
+            for m in &settings.models {
+                let eps: Vec<String> = m
+                    .endpoints
+                    .iter()
+                    .map(|e| format!("{}:{}", e.provider, e.upstream_model))
+                    .collect();
+                println!("  model {} -> {}", m.slug, eps.join(", "));
+            }
+            Ok(())
+        }
+        Command::Keys { action } => {
+            let store = app::prepare_store(&settings).await?;
+            match action {
+                KeysAction::Create { name } => {
+                    let new = auth::generate_key();
+                    let row = store
+                        .create_key(&new.id, name.trim(), &new.hash, &new.prefix)
+                        .await?;
+                    println!("{}", new.key);
+                    eprintln!(
+                        "created key {} ({}); store it now: it is shown only once",
+                        row.id, row.name
+                    );
+                }
+                KeysAction::List => {
+                    println!("{:<22} {:<14} {:<24} status", "id", "prefix", "name");
+                    for k in store.list_keys().await? {
+                        let status = if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!("{:<22} {:<14} {:<24} {status}", k.id, k.key_prefix, k.name);
+                    }
+                }
+                KeysAction::Revoke { id } => {
+                    let k = store
+                        .revoke_key(&id)
+                        .await
+                        .with_context(|| format!("cannot revoke {id}"))?;
+                    println!("revoked {} ({})", k.id, k.name);
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Models {
+            action: ModelsAction::List,
+        } => {
+            let store = app::prepare_store(&settings).await?;
+            let rows = store.load_registry().await?;
+            for (m, _) in rows.models {
+                let state = if m.enabled { "" } else { " (disabled)" };
+                println!("{}{state}", m.slug);
+                for e in &m.endpoints {
+                    println!(
+                        "    {} {:<28} ${}/M in, ${}/M out{}",
+                        e.provider,
+                        e.upstream_model,
+                        e.input_price,
+                        e.output_price,
+                        if e.enabled { "" } else { " (disabled)" }
+                    );
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

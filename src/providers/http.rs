@@ -1,0 +1,229 @@
+//! HTTP plumbing shared by adapters: the client, error classification of upstream responses,
+//! and SSE decoding.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::ProviderError;
+
+/// The shared upstream client: one connection pool for every provider.
+pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Classifies a transport error.
+pub fn transport_error(e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        ProviderError::Timeout("waiting for the upstream")
+    } else if e.is_connect() {
+        ProviderError::Connect(source_chain(&e))
+    } else if e.is_body() || e.is_decode() {
+        ProviderError::Cut(source_chain(&e))
+    } else {
+        ProviderError::Connect(source_chain(&e))
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope<'a> {
+    #[serde(borrow)]
+    error: ErrorBodyView<'a>,
+}
+
+/// The error object of OpenAI (`type`, string `code`), OpenRouter (numeric `code`) and most clones.
+#[derive(Deserialize)]
+struct ErrorBodyView<'a> {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "type")]
+    error_type: Option<String>,
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+    #[serde(default)]
+    param: Option<String>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+}
+
+/// Builds a `Status` error from an upstream error body (JSON or not).
+pub fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
+    let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok();
+    let (message, error_type, code, param) = match parsed {
+        Some(env) => {
+            let e = env.error;
+            let code = e.code.map(|c| c.get().trim_matches('"').to_owned());
+            let mut message = e.message.unwrap_or_else(|| "no message".into());
+            // OpenRouter puts the underlying provider's reason in metadata.raw.
+            if let Some(raw) = e.metadata.and_then(metadata_raw) {
+                if !message.contains(&raw) {
+                    message = format!("{message} ({raw})");
+                }
+            }
+            (message, e.error_type, code, e.param)
+        }
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let message = if text.is_empty() {
+                "empty response body".to_owned()
+            } else {
+                truncate(text, 300).to_owned()
+            };
+            (message, None, None, None)
+        }
+    };
+    ProviderError::Status {
+        status,
+        message,
+        error_type,
+        code,
+        param,
+        retry_after,
+    }
+}
+
+fn metadata_raw(meta: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Meta {
+        raw: Option<serde_json::Value>,
+    }
+    let m: Meta = serde_json::from_str(meta.get()).ok()?;
+    match m.raw? {
+        serde_json::Value::String(s) => Some(truncate(&s, 300).to_owned()),
+        serde_json::Value::Null => None,
+        other => Some(truncate(&other.to_string(), 300).to_owned()),
+    }
+}
+
+/// An in-band error (a 200 whose body or chunk has a top-level `error`): its status is the
+/// numeric `code` when it has one (OpenRouter), else 502.
+pub fn in_band_error(error: &RawValue) -> ProviderError {
+    let body = format!("{{\"error\":{}}}", error.get());
+    let status = serde_json::from_str::<ErrorEnvelope>(&body)
+        .ok()
+        .and_then(|e| e.error.code.and_then(|c| c.get().parse::<u16>().ok()))
+        .filter(|s| (400..=599).contains(s))
+        .unwrap_or(502);
+    status_error(status, body.as_bytes(), None)
+}
+
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    get("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
+/// Turns a non-success response into a `Status` error, reading (a bounded part of) its body.
+pub async fn error_from_response(resp: reqwest::Response) -> ProviderError {
+    let status = resp.status().as_u16();
+    let retry = retry_after(resp.headers());
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(part)) = stream.next().await {
+        body.extend_from_slice(&part);
+        if body.len() > 64 * 1024 {
+            break;
+        }
+    }
+    status_error(status, &body, retry)
+}
+
+/// One SSE event's data, or the end marker.
+pub enum SseData {
+    Data(String),
+    Done,
+}
+
+/// Decodes an SSE body into event data. Comments and keep-alives are dropped by the parser.
+pub fn sse_data(
+    body: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<SseData, ProviderError>> + Send + 'static {
+    body.eventsource().filter_map(|ev| async move {
+        match ev {
+            Ok(ev) if ev.data == "[DONE]" => Some(Ok(SseData::Done)),
+            Ok(ev) if ev.data.is_empty() => None,
+            Ok(ev) => Some(Ok(SseData::Data(ev.data))),
+            Err(eventsource_stream::EventStreamError::Transport(e)) => {
+                Some(Err(ProviderError::Cut(source_chain(&e))))
+            }
+            Err(e) => Some(Err(ProviderError::Malformed(e.to_string()))),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_openai_and_openrouter_errors() {
+        match status_error(429, br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded","param":null}}"#, None) {
+            ProviderError::Status { status, message, code, error_type, .. } => {
+                assert_eq!((status, message.as_str()), (429, "slow down"));
+                assert_eq!(code.as_deref(), Some("rate_limit_exceeded"));
+                assert_eq!(error_type.as_deref(), Some("requests"));
+            }
+            e => panic!("{e:?}"),
+        }
+        match in_band_error(
+            RawValue::from_string(
+                r#"{"code":503,"message":"down","metadata":{"raw":"upstream busy"}}"#.into(),
+            )
+            .unwrap()
+            .as_ref(),
+        ) {
+            ProviderError::Status {
+                status, message, ..
+            } => {
+                assert_eq!(status, 503);
+                assert_eq!(message, "down (upstream busy)");
+            }
+            e => panic!("{e:?}"),
+        }
+        match status_error(500, b"<html>oops</html>", None) {
+            ProviderError::Status { message, .. } => assert_eq!(message, "<html>oops</html>"),
+            e => panic!("{e:?}"),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Upstream providers: one `Provider` trait, one adapter per wire format, one factory.
+//!
+//! Adapters speak canonical OpenAI-shaped values (`ChatRequest` in, `Completion`/`Chunk` out)
+//! and translate to and from their upstream's wire format. They never touch the database,
+//! auth or accounting, and they do not decide fallbacks: they classify failures as
+//! `ProviderError` and `routing::policy` decides. Timeouts are applied by `exec`.
+
+pub mod http;
+pub mod mock;
+pub mod openai_compat;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::types::registry::{ProviderDecl, ProviderKind};
+use crate::types::{ChatRequest, RawObject, Usage};
+
+/// One attempt's input: the client's request and the upstream model to ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptRequest<'a> {
+    pub chat: &'a ChatRequest,
+    pub upstream_model: &'a str,
+}
+
+/// A whole (non-streamed) completion in OpenAI's `chat.completion` shape.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub body: RawObject,
+    pub usage: Option<Usage>,
+    /// The provider's own id for the response.
+    pub upstream_id: Option<String>,
+}
+
+/// One `chat.completion.chunk`, with what the executor needs to know about it.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub body: RawObject,
+    /// Usage carried by this chunk, if any.
+    pub usage: Option<Usage>,
+    /// The chunk carries generated output (content, tool-call, reasoning or refusal delta):
+    /// the first such chunk is a stream's commit point.
+    pub has_output: bool,
+    /// The chunk carries a finish_reason.
+    pub finished: bool,
+    /// Only usage (`choices: []`), as sent for `stream_options.include_usage`.
+    pub usage_only: bool,
+    /// Length of the generated text in bytes, for estimating tokens when usage never comes.
+    pub output_bytes: usize,
+}
+
+pub type ChunkStream = BoxStream<'static, Result<Chunk, ProviderError>>;
+
+/// A failed attempt, classified so routing can decide what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("timed out {0}")]
+    Timeout(&'static str),
+    /// The upstream answered with an error status, an error body, or an in-stream error.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        /// The upstream's own error `type`/`code` strings, when it gave them.
+        error_type: Option<String>,
+        code: Option<String>,
+        param: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    #[error("the stream ended before it finished: {0}")]
+    Cut(String),
+}
+
+impl ProviderError {
+    /// A short label for records and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Connect(_) => "connect",
+            ProviderError::Timeout(_) => "timeout",
+            ProviderError::Status { .. } => "status",
+            ProviderError::Malformed(_) => "malformed",
+            ProviderError::Cut(_) => "cut",
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// An upstream API. `complete` and `stream` are the only two call shapes.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError>;
+    async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError>;
+}
+
+/// Shared state adapters are built with.
+#[derive(Clone)]
+pub struct BuildContext {
+    pub client: reqwest::Client,
+}
+
+/// The one place that matches on provider kinds. `Err` explains why a provider is inactive
+/// (its key's environment variable is missing, say).
+pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider>, String> {
+    let api_key = match &decl.api_key_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v),
+            _ => return Err(format!("environment variable {var} is not set")),
+        },
+    };
+    match decl.kind {
+        ProviderKind::Mock => Ok(Arc::new(mock::MockProvider::new(
+            decl.mock.clone().unwrap_or_default(),
+        ))),
+        ProviderKind::Openai => openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChoiceView<'a> {
+    #[serde(borrow, default)]
+    delta: Option<DeltaView<'a>>,
+    #[serde(borrow, default)]
+    message: Option<DeltaView<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct DeltaView<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    refusal: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    function_call: Option<&'a RawValue>,
+}
+
+fn meaningful(v: Option<&RawValue>) -> usize {
+    match v.map(|r| r.get()) {
+        None | Some("null" | "\"\"" | "[]" | "{}") => 0,
+        Some(s) => s.len(),
+    }
+}
+
+impl Chunk {
+    /// Inspects an OpenAI-shaped chunk. Chunks are small; only `choices` is looked into.
+    pub fn inspect(body: RawObject) -> Result<Chunk, ProviderError> {
+        let usage = match body.get("usage") {
+            Some(raw) if raw.get() != "null" => serde_json::from_str::<Usage>(raw.get()).ok(),
+            _ => None,
+        };
+        let mut has_output = false;
+        let mut finished = false;
+        let mut output_bytes = 0;
+        let mut n_choices = 0;
+        if let Some(raw) = body.get("choices") {
+            let choices: Vec<ChoiceView<'_>> = serde_json::from_str(raw.get())
+                .map_err(|e| ProviderError::Malformed(format!("chunk `choices`: {e}")))?;
+            n_choices = choices.len();
+            for c in &choices {
+                if let Some(d) = c.delta.as_ref().or(c.message.as_ref()) {
+                    let text = meaningful(d.content)
+                        + meaningful(d.reasoning)
+                        + meaningful(d.reasoning_content)
+                        + meaningful(d.refusal);
+                    let tools = meaningful(d.tool_calls) + meaningful(d.function_call);
+                    if text + tools > 0 {
+                        has_output = true;
+                    }
+                    output_bytes += text + tools;
+                }
+                if c.finish_reason.is_some_and(|f| f.get() != "null") {
+                    finished = true;
+                }
+            }
+        }
+        Ok(Chunk {
+            usage_only: n_choices == 0 && usage.is_some(),
+            body,
+            usage,
+            has_output,
+            finished,
+            output_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(s: &str) -> Chunk {
+        Chunk::inspect(RawObject::parse(s.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn role_chunk_is_not_output() {
+        let c = chunk(
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}],"usage":null}"#,
+        );
+        assert!(!c.has_output && !c.finished && c.usage.is_none() && !c.usage_only);
+    }
+
+    #[test]
+    fn content_tool_and_finish() {
+        assert!(chunk(r#"{"choices":[{"delta":{"content":"Hi"}}]}"#).has_output);
+        assert!(chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":""}}]}}]}"#).has_output);
+        assert!(chunk(r#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#).has_output);
+        let fin = chunk(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#);
+        assert!(fin.finished && !fin.has_output);
+        let u = chunk(
+            r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+        );
+        assert!(u.usage_only);
+        assert_eq!(u.usage.unwrap().completion_tokens, 2);
+    }
+}

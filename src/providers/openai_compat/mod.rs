@@ -1,0 +1,216 @@
+//! Adapter for OpenAI's Chat Completions API and every server that speaks it (Groq, Together,
+//! DeepSeek, Mistral, vLLM, Ollama, OpenRouter, ...). Requests are forwarded field for field;
+//! only `model` is set and, for streams, usage is requested so the gateway can account for it.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::value::RawValue;
+
+use super::http::{self, SseData};
+use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use crate::types::json::write_json_string;
+use crate::types::registry::ProviderDecl;
+use crate::types::{RawObject, Usage};
+
+pub struct OpenAiCompat {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    stream_usage: bool,
+}
+
+impl OpenAiCompat {
+    pub fn new(
+        decl: &ProviderDecl,
+        api_key: Option<String>,
+        client: reqwest::Client,
+    ) -> Result<Self, String> {
+        let base = decl
+            .base_url
+            .as_deref()
+            .ok_or("base_url is required")?
+            .trim_end_matches('/');
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(key) = api_key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+                .map_err(|_| "the API key contains characters not allowed in a header")?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        for (name, value) in &decl.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+            headers.insert(n, v);
+        }
+        Ok(OpenAiCompat {
+            client,
+            url: format!("{base}/chat/completions"),
+            headers,
+            stream_usage: decl.stream_usage,
+        })
+    }
+
+    /// The upstream body: the client's fields with `model` set (and stream usage asked for).
+    fn body(&self, req: &AttemptRequest<'_>, stream: bool) -> Vec<u8> {
+        let chat = req.chat;
+        let mut out = Vec::with_capacity(64 + chat.messages_len * 2);
+        out.extend_from_slice(b"{\"model\":");
+        write_json_string(&mut out, req.upstream_model);
+        let want_usage = stream && self.stream_usage && !chat.include_usage;
+        for key in chat.body.keys() {
+            if want_usage && key == "stream_options" {
+                continue;
+            }
+            if let Some(v) = chat.body.get(key) {
+                out.push(b',');
+                write_json_string(&mut out, key);
+                out.push(b':');
+                out.extend_from_slice(v.get().as_bytes());
+            }
+        }
+        if want_usage {
+            out.extend_from_slice(b",\"stream_options\":");
+            out.extend_from_slice(
+                stream_options_with_usage(chat.body.get("stream_options")).as_bytes(),
+            );
+        }
+        out.push(b'}');
+        out
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        if !resp.status().is_success() {
+            return Err(http::error_from_response(resp).await);
+        }
+        Ok(resp)
+    }
+}
+
+/// The client's `stream_options` with `include_usage: true` added, other options kept.
+fn stream_options_with_usage(existing: Option<&RawValue>) -> String {
+    let mut opts = existing
+        .and_then(|r| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(r.get()).ok()
+        })
+        .unwrap_or_default();
+    opts.insert("include_usage".into(), serde_json::Value::Bool(true));
+    serde_json::Value::Object(opts).to_string()
+}
+
+#[async_trait]
+impl Provider for OpenAiCompat {
+    async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
+        let resp = self.send(self.body(&req, false)).await?;
+        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let body = RawObject::parse(&bytes).map_err(|e| {
+            ProviderError::Malformed(format!(
+                "response is not a JSON object ({e}): {}",
+                http::truncate(&String::from_utf8_lossy(&bytes), 200)
+            ))
+        })?;
+        if let Some(err) = body.get("error").filter(|e| e.get() != "null") {
+            return Err(http::in_band_error(err));
+        }
+        if !body.contains("choices") {
+            return Err(ProviderError::Malformed("response has no `choices`".into()));
+        }
+        let usage = body
+            .get("usage")
+            .and_then(|u| serde_json::from_str::<Usage>(u.get()).ok());
+        let upstream_id = body.get_as::<String>("id").and_then(Result::ok);
+        Ok(Completion {
+            body,
+            usage,
+            upstream_id,
+        })
+    }
+
+    async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let resp = self.send(self.body(&req, true)).await?;
+        let events = http::sse_data(resp.bytes_stream());
+        // `[DONE]` ends the stream; anything after it is ignored.
+        let chunks = events
+            .take_while(|ev| futures::future::ready(!matches!(ev, Ok(SseData::Done))))
+            .map(|ev| match ev {
+                Ok(SseData::Data(data)) => parse_chunk(&data),
+                Ok(SseData::Done) => Err(ProviderError::Malformed("unreachable".into())),
+                Err(e) => Err(e),
+            });
+        Ok(Box::pin(chunks))
+    }
+}
+
+fn parse_chunk(data: &str) -> Result<Chunk, ProviderError> {
+    let body = RawObject::parse(data.as_bytes()).map_err(|e| {
+        ProviderError::Malformed(format!(
+            "stream event is not a JSON object ({e}): {}",
+            http::truncate(data, 200)
+        ))
+    })?;
+    if let Some(err) = body.get("error").filter(|e| e.get() != "null") {
+        return Err(http::in_band_error(err));
+    }
+    Chunk::inspect(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::registry::ProviderKind;
+    use crate::types::ChatRequest;
+
+    fn adapter(stream_usage: bool) -> OpenAiCompat {
+        let decl = ProviderDecl {
+            id: "x".into(),
+            kind: ProviderKind::Openai,
+            name: None,
+            base_url: Some("http://localhost:1/v1/".into()),
+            api_key_env: None,
+            headers: Default::default(),
+            enabled: true,
+            stream_usage,
+            zdr: false,
+            collects_data: false,
+            request_timeout_secs: None,
+            first_token_timeout_secs: None,
+            mock: None,
+        };
+        OpenAiCompat::new(&decl, Some("k".into()), reqwest::Client::new()).unwrap()
+    }
+
+    #[test]
+    fn forwards_unknown_fields_and_sets_model() {
+        let chat = ChatRequest::parse(
+            br#"{"model":"pub/slug","messages":[{"role":"user","content":"hi"}],"x_vendor":{"a":1},"provider":{"sort":"price"},"stream":true,"stream_options":{"include_obfuscation":false}}"#,
+        )
+        .unwrap();
+        let a = adapter(true);
+        assert_eq!(a.url, "http://localhost:1/v1/chat/completions");
+        let req = AttemptRequest {
+            chat: &chat,
+            upstream_model: "gpt-x",
+        };
+        let body = String::from_utf8(a.body(&req, true)).unwrap();
+        assert_eq!(
+            body,
+            r#"{"model":"gpt-x","messages":[{"role":"user","content":"hi"}],"x_vendor":{"a":1},"stream":true,"stream_options":{"include_obfuscation":false,"include_usage":true}}"#
+        );
+        let body = String::from_utf8(adapter(false).body(&req, true)).unwrap();
+        assert!(
+            body.ends_with(r#""stream_options":{"include_obfuscation":false}}"#),
+            "{body}"
+        );
+    }
+}

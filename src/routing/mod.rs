@@ -1,0 +1,7 @@
+//! Pure routing: which endpoints to try, in what order (`plan`), and what a failure means
+//! (`policy`). No IO.
+
+pub mod plan;
+pub mod policy;
+
+pub use plan::{plan, Attempt, Plan, PlanError};

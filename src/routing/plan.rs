@@ -1,0 +1,250 @@
+//! `plan()`: turns a request and the registry snapshot into an ordered list of attempts.
+//!
+//! Order: the request's `models` list (OpenRouter) or the requested model followed by its
+//! registry fallback chain; within each model its endpoints in registry order, reordered or
+//! filtered by the request's `provider` preferences.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::RoutingSettings;
+use crate::providers::Provider;
+use crate::registry::{Model, Snapshot};
+use crate::types::chat::{DataCollection, SortBy};
+use crate::types::{ChatRequest, Price};
+
+/// One upstream call to try.
+#[derive(Clone)]
+pub struct Attempt {
+    /// Public slug of the model this attempt serves.
+    pub model: String,
+    pub provider: String,
+    pub adapter: Arc<dyn Provider>,
+    pub upstream_model: String,
+    pub price: Price,
+    pub request_timeout: Duration,
+    pub first_token_timeout: Duration,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} via {} ({})",
+            self.model, self.provider, self.upstream_model
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The model the client asked for first.
+    pub requested: String,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}", unknown_model_message(.name, .suggestions))]
+    UnknownModel {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    /// Every endpoint was excluded; `by_request` when the request's own preferences did it.
+    #[error("No endpoint can serve `{model}`: {}", .reasons.join("; "))]
+    NoEndpoint {
+        model: String,
+        reasons: Vec<String>,
+        by_request: bool,
+    },
+}
+
+fn unknown_model_message(name: &str, suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        format!("Model `{name}` does not exist, and no models are available")
+    } else {
+        format!(
+            "Model `{name}` does not exist. Available models, closest first: {}",
+            suggestions.join(", ")
+        )
+    }
+}
+
+pub fn plan(
+    snap: &Snapshot,
+    req: &ChatRequest,
+    routing: &RoutingSettings,
+) -> Result<Plan, PlanError> {
+    let mut names: Vec<&str> = Vec::new();
+    if let Some(m) = &req.model {
+        names.push(m);
+    }
+    for m in &req.models {
+        if !names.contains(&m.as_str()) {
+            names.push(m);
+        }
+    }
+    let mut models: Vec<&Arc<Model>> = Vec::new();
+    for name in &names {
+        let model = snap.resolve(name).ok_or_else(|| PlanError::UnknownModel {
+            name: (*name).to_owned(),
+            suggestions: snap
+                .closest(name, 8)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        })?;
+        if !models.iter().any(|m| m.decl.slug == model.decl.slug) {
+            models.push(model);
+        }
+    }
+    // The registry chain applies only when the client did not give its own order.
+    if req.models.is_empty() {
+        if let Some(primary) = models.first().cloned() {
+            for f in &primary.decl.fallbacks {
+                if let Some(m) = snap.resolve(f) {
+                    if !models.iter().any(|x| x.decl.slug == m.decl.slug) {
+                        models.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    let prefs = &req.provider;
+    let used: Vec<&'static str> = req.used_parameters().collect();
+    let require_params = prefs.require_parameters.unwrap_or(false);
+    let mut attempts = Vec::new();
+    let mut reasons = Vec::new();
+    let mut by_request = false;
+
+    for model in &models {
+        let mut candidates = Vec::new();
+        for ep in model.decl.endpoints.iter().filter(|e| e.enabled) {
+            let label = format!("{} via {}", model.decl.slug, ep.provider);
+            let Some(entry) = snap.providers.get(&ep.provider) else {
+                reasons.push(format!("{label}: provider is not defined"));
+                continue;
+            };
+            let Some(adapter) = &entry.adapter else {
+                let why = entry.inactive_reason.as_deref().unwrap_or("inactive");
+                reasons.push(format!("{label}: provider inactive ({why})"));
+                continue;
+            };
+            let mut excluded = |why: String| {
+                reasons.push(format!("{label}: {why}"));
+                by_request = true;
+            };
+            if prefs
+                .only
+                .as_ref()
+                .is_some_and(|only| !only.iter().any(|p| p == &ep.provider))
+            {
+                excluded("not in provider.only".into());
+                continue;
+            }
+            if prefs
+                .ignore
+                .as_ref()
+                .is_some_and(|ig| ig.iter().any(|p| p == &ep.provider))
+            {
+                excluded("in provider.ignore".into());
+                continue;
+            }
+            if prefs.zdr == Some(true) && !entry.decl.zdr {
+                excluded("not zero-data-retention (provider.zdr)".into());
+                continue;
+            }
+            if prefs.data_collection == Some(DataCollection::Deny) && entry.decl.collects_data {
+                excluded("may collect data (provider.data_collection = deny)".into());
+                continue;
+            }
+            if require_params {
+                let supported = ep
+                    .supported_parameters
+                    .as_ref()
+                    .unwrap_or(&model.decl.supported_parameters);
+                let missing: Vec<&str> = used
+                    .iter()
+                    .copied()
+                    .filter(|p| !supported.iter().any(|s| s == p))
+                    .collect();
+                if !missing.is_empty() {
+                    excluded(format!(
+                        "does not support {} (provider.require_parameters)",
+                        missing.join(", ")
+                    ));
+                    continue;
+                }
+            }
+            if let Some(max) = &prefs.max_price {
+                let over_prompt = max.prompt.is_some_and(|m| ep.input_price > m);
+                let over_completion = max.completion.is_some_and(|m| ep.output_price > m);
+                if over_prompt || over_completion {
+                    excluded("costs more than provider.max_price".into());
+                    continue;
+                }
+            }
+            candidates.push(Attempt {
+                model: model.decl.slug.clone(),
+                provider: ep.provider.clone(),
+                adapter: adapter.clone(),
+                upstream_model: ep.upstream_model.clone(),
+                price: Price {
+                    input_per_million: ep.input_price,
+                    output_per_million: ep.output_price,
+                },
+                request_timeout: entry
+                    .decl
+                    .request_timeout_secs
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(routing.request_timeout),
+                first_token_timeout: entry
+                    .decl
+                    .first_token_timeout_secs
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(routing.first_token_timeout),
+            });
+        }
+
+        if prefs.sort.as_ref().is_some_and(|s| s.by() == SortBy::Price) {
+            // Stable: equal prices keep registry order.
+            candidates.sort_by(|a, b| {
+                (a.price.input_per_million + a.price.output_per_million)
+                    .total_cmp(&(b.price.input_per_million + b.price.output_per_million))
+            });
+        }
+        if let Some(order) = &prefs.order {
+            let rank = |p: &str| order.iter().position(|o| o == p).unwrap_or(usize::MAX);
+            candidates.sort_by_key(|a| rank(&a.provider));
+            if prefs.allow_fallbacks == Some(false) {
+                candidates.retain(|a| rank(&a.provider) != usize::MAX);
+            }
+        } else if prefs.allow_fallbacks == Some(false) {
+            candidates.truncate(1);
+        }
+        attempts.extend(candidates);
+    }
+
+    if attempts.is_empty() {
+        let model = models
+            .first()
+            .map(|m| m.decl.slug.clone())
+            .unwrap_or_default();
+        if reasons.is_empty() {
+            reasons.push("it has no enabled endpoints".into());
+        }
+        return Err(PlanError::NoEndpoint {
+            model,
+            reasons,
+            by_request,
+        });
+    }
+    Ok(Plan {
+        requested: models
+            .first()
+            .map(|m| m.decl.slug.clone())
+            .unwrap_or_default(),
+        attempts,
+    })
+}

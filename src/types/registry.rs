@@ -1,0 +1,263 @@
+//! Registry declarations: providers, models, endpoints and fallbacks as the config file, the
+//! admin API and the database describe them. Pure data; validation lives with each type.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Wire formats the gateway can speak to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI's Chat Completions API and every server that speaks it.
+    Openai,
+    /// The built-in, offline, deterministic provider.
+    Mock,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+/// One upstream provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderDecl {
+    /// Short id used in endpoints, routing preferences and responses (`openai`, `groq`).
+    pub id: String,
+    pub kind: ProviderKind,
+    /// Display name; defaults to the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Base URL of the API, up to and including the version segment (`https://api.openai.com/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the API key. When set and the variable is
+    /// missing, the provider stays inactive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Extra headers sent with every upstream request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Ask OpenAI-compatible upstreams for usage in streams (`stream_options.include_usage`).
+    #[serde(default = "yes")]
+    pub stream_usage: bool,
+    /// The provider does not retain prompts (zero data retention).
+    #[serde(default)]
+    pub zdr: bool,
+    /// The provider may store or train on prompts.
+    #[serde(default)]
+    pub collects_data: bool,
+    /// Per-provider overrides of the routing timeouts, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_timeout_secs: Option<f64>,
+    /// Scenario for `kind = "mock"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockScenario>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the mock provider does: typed, so tests and demos say what they mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockScenario {
+    /// The reply; `{last_user}` is replaced by the last user message's text.
+    #[serde(default = "default_reply")]
+    pub reply: String,
+    /// How many content chunks a stream is split into.
+    #[serde(default = "default_chunks")]
+    pub chunks: u32,
+    /// Delay before the first chunk and between chunks, in milliseconds.
+    #[serde(default)]
+    pub first_chunk_delay_ms: u64,
+    #[serde(default)]
+    pub chunk_delay_ms: u64,
+    /// Answer every request with this HTTP status and an OpenAI-shaped error instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_status: Option<u16>,
+}
+
+fn default_reply() -> String {
+    "Hello from Switchyard's mock provider. You said: {last_user}".to_owned()
+}
+fn default_chunks() -> u32 {
+    8
+}
+
+impl Default for MockScenario {
+    fn default() -> Self {
+        MockScenario {
+            reply: default_reply(),
+            chunks: default_chunks(),
+            first_chunk_delay_ms: 0,
+            chunk_delay_ms: 0,
+            fail_status: None,
+        }
+    }
+}
+
+/// A model served by one provider under an upstream name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDecl {
+    pub provider: String,
+    /// The model name the provider knows (`gpt-4.1-2025-04-14`).
+    pub upstream_model: String,
+    /// USD per million input (prompt) tokens.
+    #[serde(default)]
+    pub input_price: f64,
+    /// USD per million output (completion) tokens.
+    #[serde(default)]
+    pub output_price: f64,
+    /// Parameters this endpoint honours; defaults to the model's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_parameters: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A public model with its endpoints, tried in order, and its fallback chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDecl {
+    /// Public slug, `author/model`.
+    pub slug: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_length: Option<u64>,
+    #[serde(default)]
+    pub supported_parameters: Vec<String>,
+    /// Models tried, in order, after every endpoint of this one failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointDecl>,
+}
+
+/// Why a declaration is unusable; `field` is a dotted path inside the declaration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct DeclError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> DeclError {
+    DeclError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
+}
+
+impl ProviderDecl {
+    pub fn validate(&self) -> Result<(), DeclError> {
+        if !valid_id(&self.id) || self.id.contains('/') {
+            return Err(bad(
+                "id",
+                format!(
+                    "`{}` is not a valid provider id (letters, digits, - _ . :)",
+                    self.id
+                ),
+            ));
+        }
+        match (self.kind, &self.base_url) {
+            (ProviderKind::Openai, None) => {
+                return Err(bad("base_url", "required for kind \"openai\""))
+            }
+            (_, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(bad(
+                    "base_url",
+                    format!("`{url}` must start with http:// or https://"),
+                ))
+            }
+            _ => {}
+        }
+        if self.mock.is_some() && self.kind != ProviderKind::Mock {
+            return Err(bad("mock", "only allowed for kind \"mock\""));
+        }
+        for (name, t) in [
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("first_token_timeout_secs", self.first_token_timeout_secs),
+        ] {
+            if let Some(t) = t {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(bad(name, "must be a positive number of seconds"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+impl ModelDecl {
+    pub fn validate(&self) -> Result<(), DeclError> {
+        if !valid_id(&self.slug) {
+            return Err(bad(
+                "slug",
+                format!(
+                    "`{}` is not a valid model slug (like `openai/gpt-4.1`)",
+                    self.slug
+                ),
+            ));
+        }
+        for (i, alias) in self.aliases.iter().enumerate() {
+            if !valid_id(alias) {
+                return Err(bad(
+                    format!("aliases[{i}]"),
+                    format!("`{alias}` is not valid"),
+                ));
+            }
+        }
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            if ep.upstream_model.trim().is_empty() {
+                return Err(bad(
+                    format!("endpoints[{i}].upstream_model"),
+                    "must not be empty",
+                ));
+            }
+            for (name, p) in [
+                ("input_price", ep.input_price),
+                ("output_price", ep.output_price),
+            ] {
+                if !(p.is_finite() && p >= 0.0) {
+                    return Err(bad(
+                        format!("endpoints[{i}].{name}"),
+                        "must be a non-negative number (USD per million tokens)",
+                    ));
+                }
+            }
+        }
+        if self.fallbacks.iter().any(|f| f == &self.slug) {
+            return Err(bad("fallbacks", "a model cannot fall back to itself"));
+        }
+        Ok(())
+    }
+}
