@@ -184,6 +184,6 @@ mod tests {
     fn splits_on_char_boundaries() {
         assert_eq!(split("héllo", 2), vec!["hél", "lo"]);
         assert_eq!(split("ab", 8), vec!["a", "b"]);
-        assert_eq!(split("", 3), vec![""]);
+        assert!(split("", 3).is_empty());
     }
 }

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Switchyard benchmark: the gateway in front of a fast fake OpenAI upstream, compared in the
+# same run with that upstream directly and with a plain nginx reverse proxy in front of it.
+#
+#   bash bench/run.sh                      # from anywhere; prints a table, writes bench/last-results.txt
+#   CARGO_TARGET_DIR=/tmp/x bash bench/run.sh
+#
+# Layout (2 cores): the proxy under test (switchyard, or the nginx proxy) runs alone on CPU0;
+# the load generator (oha) and the fake upstream (nginx) share CPU1.
+#   fake upstream  127.0.0.1:18081  /json/v1/chat/completions -> fixed chat.completion JSON
+#                                   /sse/v1/chat/completions  -> fixed SSE stream
+#   nginx proxy    127.0.0.1:18082  proxy_pass to the fake, upstream keep-alive
+#   switchyard     127.0.0.1:18080  bench/switchyard-bench.toml (bench/fast, bench/stream)
+# For each of JSON and streaming, against each of direct / nginx / switchyard:
+#   open loop at BENCH_RATE req/s (latency-corrected) and full load at BENCH_CONC connections.
+# Knobs (environment): BENCH_DURATION (10s), BENCH_RATE (1000), BENCH_CONC (50),
+#   BENCH_OPEN_CONC (connections for the open-loop phase, 50), BENCH_WORK (/tmp/sy-bench),
+#   BENCH_SUT_CPU (0), BENCH_LOAD_CPU (1), BENCH_SKIP_BUILD (unset).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+WORK=${BENCH_WORK:-/tmp/sy-bench}
+DUR=${BENCH_DURATION:-10s}
+RATE=${BENCH_RATE:-1000}
+CONC=${BENCH_CONC:-50}
+OPEN_CONC=${BENCH_OPEN_CONC:-50}
+SUT_CPU=${BENCH_SUT_CPU:-0}
+LOAD_CPU=${BENCH_LOAD_CPU:-1}
+GW_PORT=18080
+FAKE_PORT=18081
+PROXY_PORT=18082
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ tools
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        log "apt-get update"
+        apt-get update -qq
+        apt_updated=1
+    fi
+    log "apt-get install -y $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx
+export PATH="$PATH:/usr/sbin:/sbin"
+command -v taskset >/dev/null 2>&1 || apt_install util-linux
+command -v curl >/dev/null 2>&1 || apt_install curl
+command -v python3 >/dev/null 2>&1 || apt_install python3
+if ! command -v oha >/dev/null 2>&1; then
+    log "cargo install oha --locked (compiles for several minutes)"
+    cargo install oha --locked
+fi
+OHA_HELP=$(oha --help)
+case "$OHA_HELP" in
+    *--output-format*) OHA_JSON=(--output-format json) ;;
+    *) OHA_JSON=(-j) ;;
+esac
+case "$OHA_HELP" in *--no-tui*) OHA_NOTUI=(--no-tui) ;; *) OHA_NOTUI=() ;; esac
+[ "$(nproc --all)" -ge 2 ] || log "warning: fewer than 2 CPUs; pinning will overlap"
+
+# ------------------------------------------------------------------ build
+cd "$ROOT"
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+    log "cargo build --release (target dir $TARGET_DIR)"
+    cargo build --release --quiet
+fi
+BIN="$TARGET_DIR/release/switchyard"
+[ -x "$BIN" ] || die "no binary at $BIN"
+
+# ------------------------------------------------------------------ processes
+PIDS=()
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for port in $GW_PORT $FAKE_PORT $PROXY_PORT; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "port $port is already in use (an earlier run still going?)"
+    fi
+done
+
+rm -rf "$WORK"
+mkdir -p "$WORK/fake" "$WORK/proxy" "$WORK/results"
+for d in fake proxy; do
+    mkdir -p "$WORK/$d/client_body" "$WORK/$d/proxy_temp" "$WORK/$d/fastcgi" "$WORK/$d/uwsgi" "$WORK/$d/scgi"
+done
+chmod -R a+rwx "$WORK/fake" "$WORK/proxy"
+
+nginx_common() { # $1 = instance dir
+    cat <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+nginx_http_common() {
+    cat <<EOF
+    access_log off;
+    client_body_temp_path $1/client_body;
+    proxy_temp_path $1/proxy_temp;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+EOF
+}
+
+# The fake's fixed bodies. The SSE one: a role chunk, three content chunks, a finish chunk,
+# a usage chunk (choices: []) and [DONE], sent in one write.
+C='"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"fast"'
+SSE_BODY="data: {$C,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\\n\\n"
+for w in Hello ' from the' ' fake upstream.'; do
+    SSE_BODY+="data: {$C,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"$w\"},\"finish_reason\":null}]}\\n\\n"
+done
+SSE_BODY+="data: {$C,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\\n\\n"
+SSE_BODY+="data: {$C,\"choices\":[],\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":5,\"total_tokens\":13}}\\n\\n"
+SSE_BODY+="data: [DONE]\\n\\n"
+JSON_BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"fast","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":5,"total_tokens":13}}'
+
+{
+    nginx_common "$WORK/fake"
+    echo "http {"
+    nginx_http_common "$WORK/fake"
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$FAKE_PORT backlog=4096;
+        location = /json/v1/chat/completions {
+            default_type application/json;
+            return 200 '$JSON_BODY';
+        }
+        location = /sse/v1/chat/completions {
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            return 200 '$SSE_BODY';
+        }
+        location / { return 404 '{"error":{"message":"fake: no such path"}}'; }
+    }
+}
+EOF
+} >"$WORK/fake/nginx.conf"
+
+{
+    nginx_common "$WORK/proxy"
+    echo "http {"
+    nginx_http_common "$WORK/proxy"
+    cat <<EOF
+    upstream fake {
+        server 127.0.0.1:$FAKE_PORT;
+        keepalive 128;
+        keepalive_requests 10000000;
+    }
+    server {
+        listen 127.0.0.1:$PROXY_PORT backlog=4096;
+        location / {
+            proxy_pass http://fake;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+} >"$WORK/proxy/nginx.conf"
+
+start_nginx() { # $1 = instance, $2 = cpu
+    taskset -c "$2" nginx -p "$WORK/$1/" -e "$WORK/$1/error.log" -c "$WORK/$1/nginx.conf" &
+    PIDS+=($!)
+}
+wait_port() { # $1 = port, $2 = what
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "$2 did not start listening on $1"
+}
+worker_of() { # nginx master pid -> its (single) worker pid
+    local w
+    for _ in $(seq 1 100); do
+        w=$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}')
+        [ -n "$w" ] && { echo "$w"; return 0; }
+        sleep 0.05
+    done
+    die "no worker under nginx master $1"
+}
+
+start_nginx fake "$LOAD_CPU"
+FAKE_MASTER=${PIDS[-1]}
+start_nginx proxy "$SUT_CPU"
+PROXY_MASTER=${PIDS[-1]}
+wait_port $FAKE_PORT "fake upstream"
+wait_port $PROXY_PORT "nginx proxy"
+PROXY_WORKER=$(worker_of "$PROXY_MASTER")
+
+SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" \
+SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" \
+SWITCHYARD_LOG=warn \
+    taskset -c "$SUT_CPU" "$BIN" --config "$HERE/switchyard-bench.toml" serve \
+    >"$WORK/switchyard.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_port $GW_PORT "switchyard (see $WORK/switchyard.log)"
+sleep 2
+GW_IDLE_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GW_PID/status")
+GW_THREADS=$(awk '/^Threads:/ {print $2}' "/proc/$GW_PID/status")
+log "switchyard pid $GW_PID: idle RSS ${GW_IDLE_RSS_KB} kB, $GW_THREADS threads; nginx proxy worker $PROXY_WORKER"
+
+# ------------------------------------------------------------------ sanity checks
+REQ_JSON='{"model":"bench/fast","messages":[{"role":"user","content":"hi"}]}'
+REQ_SSE='{"model":"bench/stream","messages":[{"role":"user","content":"hi"}],"stream":true}'
+URL_DIRECT_JSON="http://127.0.0.1:$FAKE_PORT/json/v1/chat/completions"
+URL_DIRECT_SSE="http://127.0.0.1:$FAKE_PORT/sse/v1/chat/completions"
+URL_PROXY_JSON="http://127.0.0.1:$PROXY_PORT/json/v1/chat/completions"
+URL_PROXY_SSE="http://127.0.0.1:$PROXY_PORT/sse/v1/chat/completions"
+URL_GW="http://127.0.0.1:$GW_PORT/v1/chat/completions"
+
+check() { # $1 = what, $2 = url, $3 = body, $4 = must-contain...
+    local out
+    out=$(curl -sS -m 5 -H 'content-type: application/json' -d "$3" "$2") || die "$1: curl failed"
+    shift 3
+    for want in "$@"; do
+        case "$out" in *"$want"*) ;; *) die "$1: response lacks '$want': $out" ;; esac
+    done
+}
+check "fake json" "$URL_DIRECT_JSON" "$REQ_JSON" '"chat.completion"'
+check "fake sse" "$URL_DIRECT_SSE" "$REQ_SSE" 'data: [DONE]'
+check "proxy json" "$URL_PROXY_JSON" "$REQ_JSON" '"chat.completion"'
+check "proxy sse" "$URL_PROXY_SSE" "$REQ_SSE" 'data: [DONE]'
+check "switchyard json" "$URL_GW" "$REQ_JSON" '"model":"bench/fast"' '"provider"' '"choices"'
+check "switchyard sse" "$URL_GW" "$REQ_SSE" '"content":"Hello"' 'finish_reason":"stop"' 'data: [DONE]'
+log "sanity checks passed (gateway JSON and SSE through the fake)"
+
+# ------------------------------------------------------------------ load
+cpu_ticks() { # utime+stime of a pid (all its threads)
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+RECORDS="$WORK/results/records.tsv"
+: >"$RECORDS"
+
+# run_phase MODE TARGET PHASE URL BODY PID_OR_- oha-args...
+run_phase() {
+    local mode=$1 target=$2 phase=$3 url=$4 body=$5 pid=$6
+    shift 6
+    local out="$WORK/results/$mode-$target-$phase.json" t0=0 t1=0
+    [ "$pid" != - ] && t0=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" "${OHA_JSON[@]}" -m POST \
+        -H 'content-type: application/json' -d "$body" "$@" "$url" >"$out" 2>"$out.err" ||
+        die "oha failed for $mode/$target/$phase: $(cat "$out.err")"
+    sleep 1 # let the gateway's background request-log batches land inside this phase's CPU time
+    [ "$pid" != - ] && t1=$(cpu_ticks "$pid")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$target" "$phase" "$out" "$((t1 - t0))" >>"$RECORDS"
+}
+
+for mode in json stream; do
+    for target in direct nginx switchyard; do
+        case "$mode/$target" in
+            json/direct) url=$URL_DIRECT_JSON body=$REQ_JSON pid=- ;;
+            json/nginx) url=$URL_PROXY_JSON body=$REQ_JSON pid=$PROXY_WORKER ;;
+            json/switchyard) url=$URL_GW body=$REQ_JSON pid=$GW_PID ;;
+            stream/direct) url=$URL_DIRECT_SSE body=$REQ_SSE pid=- ;;
+            stream/nginx) url=$URL_PROXY_SSE body=$REQ_SSE pid=$PROXY_WORKER ;;
+            stream/switchyard) url=$URL_GW body=$REQ_SSE pid=$GW_PID ;;
+        esac
+        log "$mode / $target: warm-up, open loop ${RATE}/s for $DUR, full load c=$CONC for $DUR"
+        taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
+            -d "$body" -c "$CONC" -n 5000 "$url" >/dev/null 2>&1 || true
+        run_phase "$mode" "$target" open "$url" "$body" "$pid" \
+            -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
+        run_phase "$mode" "$target" full "$url" "$body" "$pid" -c "$CONC" -z "$DUR"
+    done
+done
+
+GW_PEAK_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$GW_PID/status")
+GW_END_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GW_PID/status")
+PROXY_PEAK_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$PROXY_WORKER/status")
+sleep 1
+
+# ------------------------------------------------------------------ report
+GW_IDLE_RSS_KB=$GW_IDLE_RSS_KB GW_PEAK_RSS_KB=$GW_PEAK_RSS_KB GW_END_RSS_KB=$GW_END_RSS_KB \
+PROXY_PEAK_RSS_KB=$PROXY_PEAK_RSS_KB CLK_TCK=$(getconf CLK_TCK) DB="$WORK/bench.db" \
+RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') \
+    python3 "$HERE/report.py" "$RECORDS" | tee "$HERE/last-results.txt"

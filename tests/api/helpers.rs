@@ -1,0 +1,217 @@
+//! `TestApp`: the real gateway on a random port with a fresh database (SQLite by default,
+//! PostgreSQL when SWITCHYARD_TEST_POSTGRES_URL is set), plus request and SSE helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use switchyard::config::{self, EnvOverrides};
+use switchyard::store::{RequestRecord, Store};
+use switchyard::App;
+use tokio::sync::oneshot;
+
+pub const MASTER: &str = "test-master-key";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Options beyond the registry text.
+#[derive(Default, Clone)]
+pub struct Opts {
+    pub require_keys: bool,
+    /// Reuse an existing database (a second replica).
+    pub database_url: Option<String>,
+    /// Extra TOML prepended to the config (sections like [routing]).
+    pub extra: String,
+}
+
+/// A provider block for a fake upstream.
+pub fn provider(id: &str, base_url: &str) -> String {
+    format!("[[providers]]\nid = \"{id}\"\nkind = \"openai\"\nbase_url = \"{base_url}\"\n\n")
+}
+
+/// A model block with endpoints `(provider, upstream_model)`.
+pub fn model(slug: &str, endpoints: &[(&str, &str)], fallbacks: &[&str]) -> String {
+    let mut s = format!("[[models]]\nslug = \"{slug}\"\n");
+    if !fallbacks.is_empty() {
+        let f: Vec<String> = fallbacks.iter().map(|f| format!("\"{f}\"")).collect();
+        s.push_str(&format!("fallbacks = [{}]\n", f.join(", ")));
+    }
+    for (p, u) in endpoints {
+        s.push_str(&format!(
+            "[[models.endpoints]]\nprovider = \"{p}\"\nupstream_model = \"{u}\"\ninput_price = 2.0\noutput_price = 8.0\n"
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var("SWITCHYARD_TEST_POSTGRES_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("sy_test_{:016x}", rand::random::<u64>());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("SWITCHYARD_TEST_POSTGRES_URL is set but unreachable: {e}"));
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}/switchyard.db", dir.display()),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(registry: &str) -> TestApp {
+        Self::spawn_with(registry, Opts::default()).await
+    }
+
+    pub async fn spawn_with(registry: &str, opts: Opts) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match &opts.database_url {
+            Some(u) => u.clone(),
+            None => fresh_database(dir.path()).await,
+        };
+        let text = format!(
+            "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n[auth]\nrequire_keys = {rk}\n[log]\nfilter = \"warn\"\n\
+             [accounting]\nflush_interval_ms = 20\n\n{registry}",
+            extra = opts.extra,
+            rk = opts.require_keys,
+        );
+        let env = EnvOverrides {
+            database_url: Some(database_url.clone()),
+            master_key: Some(MASTER.into()),
+            ..Default::default()
+        };
+        let settings = config::parse(&text, "test.toml", &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        switchyard::telemetry::init(settings.log_format, &std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()));
+        let app = App::build(settings).await.expect("app builds");
+        let addr = app.local_addr();
+        let store = app.state().store.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            store,
+            database_url,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.client.post(self.url("/v1/chat/completions")).json(&body).send().await.unwrap()
+    }
+
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut rb = self.client.request(method, self.url(path)).bearer_auth(MASTER);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send().await.unwrap()
+    }
+
+    /// Waits until at least `n` records are written, newest first.
+    pub async fn records(&self, n: usize) -> Vec<RequestRecord> {
+        for _ in 0..200 {
+            let rows = self.store.list_requests(1000, None).await.unwrap();
+            if rows.len() >= n {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {n} request records were written");
+    }
+
+    /// The record of one request, by id.
+    pub async fn record(&self, id: &str) -> RequestRecord {
+        for _ in 0..200 {
+            if let Some(r) = self.store.get_request(id).await.unwrap() {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("request {id} was never recorded");
+    }
+
+    /// Graceful stop: waits for the server, in-flight requests and the request log. Returns
+    /// the temporary folder holding the SQLite database, so a caller may inspect it after.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.unwrap().unwrap();
+        }
+        std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap())
+    }
+}
+
+pub fn user(text: &str) -> Value {
+    serde_json::json!([{"role": "user", "content": text}])
+}
+
+pub fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned()
+}
+
+/// One SSE event as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Comment(String),
+    Data(String),
+}
+
+impl Event {
+    pub fn json(&self) -> Option<Value> {
+        match self {
+            Event::Data(d) if d != "[DONE]" => Some(serde_json::from_str(d).expect("chunk is JSON")),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a whole SSE body.
+pub fn parse_sse(body: &str) -> Vec<Event> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let e = e.trim_start_matches('\n');
+            if let Some(c) = e.strip_prefix(':') {
+                Event::Comment(c.trim().to_owned())
+            } else {
+                let data: Vec<&str> = e.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.trim_start()).collect();
+                Event::Data(data.join("\n"))
+            }
+        })
+        .collect()
+}
+
+/// Data chunks (JSON) of a stream, excluding `[DONE]`.
+pub fn chunks(events: &[Event]) -> Vec<Value> {
+    events.iter().filter_map(Event::json).collect()
+}
+
+/// The concatenated `delta.content` of a stream.
+pub fn content(events: &[Event]) -> String {
+    chunks(events)
+        .iter()
+        .filter_map(|c| c["choices"].get(0).and_then(|ch| ch["delta"]["content"].as_str()).map(str::to_owned))
+        .collect()
+}
