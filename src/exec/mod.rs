@@ -29,7 +29,7 @@ pub struct Failure {
 pub enum ExecError {
     /// The upstream rejected the request itself; retrying elsewhere would not help.
     #[error("{} rejected the request: {}", .0.provider, .0.error)]
-    Rejected(Failure),
+    Rejected(Box<Failure>),
     /// Every attempt failed.
     #[error("all {} attempts failed", .0.len())]
     AllFailed(Vec<Failure>),
@@ -68,7 +68,7 @@ pub async fn complete(
                     error,
                 };
                 if policy::on_error(&failure.error) == Verdict::Reject {
-                    return Err(ExecError::Rejected(failure));
+                    return Err(ExecError::Rejected(Box::new(failure)));
                 }
                 failures.push(failure);
             }
@@ -118,7 +118,7 @@ pub async fn start_stream(
                     error,
                 };
                 if policy::on_error(&failure.error) == Verdict::Reject {
-                    return (meter, Err(ExecError::Rejected(failure)));
+                    return (meter, Err(ExecError::Rejected(Box::new(failure))));
                 }
                 failures.push(failure);
             }

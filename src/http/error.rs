@@ -144,7 +144,7 @@ impl ApiError {
                     Some(json!({ "reasons": reasons })),
                 ),
                 ApiError::Exec(ExecError::Rejected(f)) => {
-                    let (t, c, p) = match &f.error {
+                    let (_, c, p) = match &f.error {
                         ProviderError::Status {
                             error_type,
                             code,
@@ -153,12 +153,11 @@ impl ApiError {
                         } => (error_type.clone(), code.clone(), param.clone()),
                         _ => (None, None, None),
                     };
-                    let _ = t;
                     (
                         "invalid_request_error",
                         p,
                         c.or(Some("upstream_rejected".into())),
-                        Some(json!({ "attempts": attempts_json(std::slice::from_ref(f)) })),
+                        Some(json!({ "attempts": attempts_json(std::slice::from_ref(&**f)) })),
                     )
                 }
                 ApiError::Exec(ExecError::AllFailed(fs)) => {

@@ -75,6 +75,11 @@ pub fn error_chunk(
 
 type Body = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
 
+/// An execution still looking for its commit point, owned so a response body can poll it.
+pub type Pending = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Meter, Result<Committed, ExecError>)> + Send>,
+>;
+
 /// The body of a committed stream: buffered chunks, then the rest as it arrives.
 pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -> Body {
     Box::pin(async_stream::stream! {
@@ -123,9 +128,7 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
 /// The body used once keep-alives have started: comments until the execution commits (or
 /// fails, which can then only be reported in-stream), then the committed stream.
 pub fn keepalive_body(
-    mut pending: std::pin::Pin<
-        Box<dyn std::future::Future<Output = (Meter, Result<Committed, ExecError>)> + Send>,
-    >,
+    mut pending: Pending,
     interval: Duration,
     requested: String,
     p: Presentation,
@@ -160,12 +163,6 @@ pub fn keepalive_body(
 }
 
 /// Starts the execution as an owned future the response body can keep polling.
-pub fn start(
-    plan: Arc<Plan>,
-    chat: Arc<ChatRequest>,
-    meter: Meter,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = (Meter, Result<Committed, ExecError>)> + Send>,
-> {
+pub fn start(plan: Arc<Plan>, chat: Arc<ChatRequest>, meter: Meter) -> Pending {
     Box::pin(exec::start_stream(plan, chat, meter))
 }

@@ -15,7 +15,9 @@ use axum::Router;
 use serde_json::Value;
 
 pub fn fixture(path: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
 
@@ -28,9 +30,17 @@ pub enum Reply {
     Status(u16, String, Vec<(&'static str, String)>),
     /// An SSE body: these raw events (each already `data: ...` or `: comment`), separated by
     /// blank lines, with `first` before the first and `between` between the rest.
-    Sse { events: Vec<String>, first: Duration, between: Duration },
+    Sse {
+        events: Vec<String>,
+        first: Duration,
+        between: Duration,
+    },
     /// Like `Sse`, but the connection is cut after `after` events (no terminator).
-    SseDropped { events: Vec<String>, after: usize, between: Duration },
+    SseDropped {
+        events: Vec<String>,
+        after: usize,
+        between: Duration,
+    },
     /// Wait this long, then reply.
     Delayed(Duration, Box<Reply>),
     /// Never answer.
@@ -45,7 +55,11 @@ impl Reply {
         Reply::sse_fixture("openai/simple_streaming.sse")
     }
     pub fn sse_fixture(path: &str) -> Reply {
-        Reply::Sse { events: split_events(&fixture(path)), first: Duration::ZERO, between: Duration::ZERO }
+        Reply::Sse {
+            events: split_events(&fixture(path)),
+            first: Duration::ZERO,
+            between: Duration::ZERO,
+        }
     }
     pub fn error(status: u16, message: &str) -> Reply {
         let body = serde_json::json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}});
@@ -55,7 +69,11 @@ impl Reply {
 
 /// Splits an SSE body into its events (without the blank-line separators).
 pub fn split_events(body: &str) -> Vec<String> {
-    body.split("\n\n").map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect()
+    body.split("\n\n")
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A request the fake received.
@@ -83,7 +101,10 @@ pub struct Fake {
 impl Fake {
     /// Starts a fake that gives these replies in order, repeating the last one.
     pub async fn start(replies: Vec<Reply>) -> Fake {
-        let inner = Arc::new(Mutex::new(Inner { replies: replies.into(), ..Default::default() }));
+        let inner = Arc::new(Mutex::new(Inner {
+            replies: replies.into(),
+            ..Default::default()
+        }));
         let app = Router::new()
             .route("/v1/chat/completions", post(handle))
             .with_state(inner.clone());
@@ -113,7 +134,11 @@ impl Fake {
     }
 }
 
-async fn handle(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, raw: Bytes) -> Response {
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
     let reply = {
         let mut g = inner.lock().unwrap();
         g.received.push(Received {
@@ -121,7 +146,11 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, raw:
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
             raw,
         });
-        if g.replies.len() > 1 { g.replies.pop_front().unwrap() } else { g.replies.front().cloned().expect("fake has no reply") }
+        if g.replies.len() > 1 {
+            g.replies.pop_front().unwrap()
+        } else {
+            g.replies.front().cloned().expect("fake has no reply")
+        }
     };
     respond(reply, inner).await
 }
@@ -134,13 +163,17 @@ impl Drop for OpenGuard {
     }
 }
 
-fn respond(reply: Reply, inner: Arc<Mutex<Inner>>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> {
+fn respond(
+    reply: Reply,
+    inner: Arc<Mutex<Inner>>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>> {
     Box::pin(async move {
         match reply {
             Reply::Json(body) => ([("content-type", "application/json")], body).into_response(),
             Reply::Status(status, body, headers) => {
                 let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
-                r.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
                 for (k, v) in headers {
                     r.headers_mut().insert(k, v.parse().unwrap());
                 }
@@ -154,13 +187,27 @@ fn respond(reply: Reply, inner: Arc<Mutex<Inner>>) -> std::pin::Pin<Box<dyn std:
                 std::future::pending::<()>().await;
                 unreachable!()
             }
-            Reply::Sse { events, first, between } => sse(events, first, between, None, inner),
-            Reply::SseDropped { events, after, between } => sse(events, Duration::ZERO, between, Some(after), inner),
+            Reply::Sse {
+                events,
+                first,
+                between,
+            } => sse(events, first, between, None, inner),
+            Reply::SseDropped {
+                events,
+                after,
+                between,
+            } => sse(events, Duration::ZERO, between, Some(after), inner),
         }
     })
 }
 
-fn sse(events: Vec<String>, first: Duration, between: Duration, cut_after: Option<usize>, inner: Arc<Mutex<Inner>>) -> Response {
+fn sse(
+    events: Vec<String>,
+    first: Duration,
+    between: Duration,
+    cut_after: Option<usize>,
+    inner: Arc<Mutex<Inner>>,
+) -> Response {
     inner.lock().unwrap().open_streams += 1;
     let guard = OpenGuard(inner);
     let stream = async_stream::stream! {
@@ -185,7 +232,10 @@ fn sse(events: Vec<String>, first: Duration, between: Duration, cut_after: Optio
         }
     };
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert("content-type", "text/event-stream; charset=utf-8".parse().unwrap());
+    r.headers_mut().insert(
+        "content-type",
+        "text/event-stream; charset=utf-8".parse().unwrap(),
+    );
     r
 }
 
@@ -198,7 +248,10 @@ pub fn text_stream(pieces: &[&str]) -> Vec<String> {
                 "choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}],"usage":null})
         )
     };
-    let mut out = vec![chunk(serde_json::json!({"role":"assistant","content":""}), Value::Null)];
+    let mut out = vec![chunk(
+        serde_json::json!({"role":"assistant","content":""}),
+        Value::Null,
+    )];
     for p in pieces {
         out.push(chunk(serde_json::json!({"content": p}), Value::Null));
     }

@@ -21,16 +21,26 @@ async fn transient_failures_fall_back_to_the_next_endpoint() {
         ("529", Reply::error(529, "overloaded")),
         ("429", Reply::error(429, "slow down")),
         ("408", Reply::error(408, "timeout")),
-        ("401 (our key)", Reply::error(401, "Incorrect API key provided")),
+        (
+            "401 (our key)",
+            Reply::error(401, "Incorrect API key provided"),
+        ),
         ("403 (our key)", Reply::error(403, "forbidden")),
-        ("200 with error body", Reply::Json(r#"{"error":{"message":"busy","code":503}}"#.into())),
+        (
+            "200 with error body",
+            Reply::Json(r#"{"error":{"message":"busy","code":503}}"#.into()),
+        ),
         ("200 with junk", Reply::Json("<html>".into())),
     ] {
         let bad = Fake::start(vec![reply]).await;
         let good = Fake::start(vec![Reply::simple()]).await;
-        let reg = provider("p1", &bad.base_url()) + &provider("p2", &good.base_url()) + &model("test/m", &[("p1", "a"), ("p2", "b")], &[]);
+        let reg = provider("p1", &bad.base_url())
+            + &provider("p2", &good.base_url())
+            + &model("test/m", &[("p1", "a"), ("p2", "b")], &[]);
         let app = TestApp::spawn(&reg).await;
-        let resp = app.chat(json!({"model": "test/m", "messages": user("x")})).await;
+        let resp = app
+            .chat(json!({"model": "test/m", "messages": user("x")}))
+            .await;
         let id = request_id(&resp);
         let (status, body) = json_of(resp).await;
         assert_eq!(status, 200, "{what}: {body}");
@@ -49,10 +59,19 @@ async fn transient_failures_fall_back_to_the_next_endpoint() {
 async fn connection_errors_fall_back() {
     let good = Fake::start(vec![Reply::simple()]).await;
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let reg = provider("down", &format!("http://{closed}/v1")) + &provider("up", &good.base_url()) + &model("test/m", &[("down", "a"), ("up", "b")], &[]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let reg = provider("down", &format!("http://{closed}/v1"))
+        + &provider("up", &good.base_url())
+        + &model("test/m", &[("down", "a"), ("up", "b")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let (status, body) = json_of(app.chat(json!({"model": "test/m", "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/m", "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!((status, body["provider"].as_str()), (200, Some("up")));
     app.stop().await;
 }
@@ -66,7 +85,9 @@ async fn registry_fallback_chain_serves_another_model() {
         + &model("test/big", &[("p1", "big")], &["test/small"])
         + &model("test/small", &[("p2", "small")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let resp = app.chat(json!({"model": "test/big", "messages": user("x")})).await;
+    let resp = app
+        .chat(json!({"model": "test/big", "messages": user("x")}))
+        .await;
     let id = request_id(&resp);
     let (status, body) = json_of(resp).await;
     assert_eq!(status, 200);
@@ -90,39 +111,86 @@ async fn request_models_list_sets_the_order() {
         + &model("test/b", &[("pb", "b")], &[])
         + &model("test/c", &[("pc", "c")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let (status, body) = json_of(app.chat(json!({"models": ["test/a", "test/b"], "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"models": ["test/a", "test/b"], "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["model"], "test/b");
-    assert_eq!(c.calls(), 0, "the registry chain does not apply when the request gives its own order");
+    assert_eq!(
+        c.calls(),
+        0,
+        "the registry chain does not apply when the request gives its own order"
+    );
 
-    let (status, body) = json_of(app.chat(json!({"model": "test/a", "models": ["test/nope"], "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/a", "models": ["test/nope"], "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("test/nope"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("test/nope"));
     app.stop().await;
 }
 
 #[tokio::test]
 async fn when_nothing_serves_the_error_names_every_attempt() {
-    let a = Fake::start(vec![Reply::error(401, "Incorrect API key provided: sk-abc")]).await;
+    let a = Fake::start(vec![Reply::error(
+        401,
+        "Incorrect API key provided: sk-abc",
+    )])
+    .await;
     let b = Fake::start(vec![Reply::error(503, "overloaded right now")]).await;
-    let reg = provider("pa", &a.base_url()) + &provider("pb", &b.base_url()) + &model("test/m", &[("pa", "a"), ("pb", "b")], &[]);
+    let reg = provider("pa", &a.base_url())
+        + &provider("pb", &b.base_url())
+        + &model("test/m", &[("pa", "a"), ("pb", "b")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let (status, body) = json_of(app.chat(json!({"model": "test/m", "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/m", "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 502);
     let msg = body["error"]["message"].as_str().unwrap();
-    for needle in ["pa", "HTTP 401", "Incorrect API key", "API key", "pb", "HTTP 503", "overloaded right now"] {
+    for needle in [
+        "pa",
+        "HTTP 401",
+        "Incorrect API key",
+        "API key",
+        "pb",
+        "HTTP 503",
+        "overloaded right now",
+    ] {
         assert!(msg.contains(needle), "`{needle}` missing from: {msg}");
     }
-    assert_eq!(body["error"]["metadata"]["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body["error"]["metadata"]["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn all_rate_limited_is_a_429_with_retry_after() {
-    let a = Fake::start(vec![Reply::Status(429, r#"{"error":{"message":"rate limited","type":"requests","code":"rate_limit_exceeded"}}"#.into(), vec![("retry-after", "7".into())])]).await;
+    let a = Fake::start(vec![Reply::Status(
+        429,
+        r#"{"error":{"message":"rate limited","type":"requests","code":"rate_limit_exceeded"}}"#
+            .into(),
+        vec![("retry-after", "7".into())],
+    )])
+    .await;
     let reg = provider("pa", &a.base_url()) + &model("test/m", &[("pa", "a")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let resp = app.chat(json!({"model": "test/m", "messages": user("x")})).await;
+    let resp = app
+        .chat(json!({"model": "test/m", "messages": user("x")}))
+        .await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "7");
     app.stop().await;
@@ -132,14 +200,26 @@ async fn all_rate_limited_is_a_429_with_retry_after() {
 async fn upstream_timeouts_are_504() {
     let a = Fake::start(vec![Reply::Hang]).await;
     let reg = provider("pa", &a.base_url()) + &model("test/m", &[("pa", "a")], &[]);
-    let opts = Opts { extra: "[routing]\nrequest_timeout_secs = 0.3\nfirst_token_timeout_secs = 0.3\n".into(), ..Default::default() };
+    let opts = Opts {
+        extra: "[routing]\nrequest_timeout_secs = 0.3\nfirst_token_timeout_secs = 0.3\n".into(),
+        ..Default::default()
+    };
     let app = TestApp::spawn_with(&reg, opts).await;
-    let resp = app.chat(json!({"model": "test/m", "messages": user("x")})).await;
+    let resp = app
+        .chat(json!({"model": "test/m", "messages": user("x")}))
+        .await;
     let id = request_id(&resp);
     let (status, body) = json_of(resp).await;
     assert_eq!(status, 504, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("timed out"));
-    let (status, _) = json_of(app.chat(json!({"model": "test/m", "stream": true, "messages": user("x")})).await).await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("timed out"));
+    let (status, _) = json_of(
+        app.chat(json!({"model": "test/m", "stream": true, "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 504);
     let rec = app.record(&id).await;
     assert_eq!(rec.outcome, "timeout");
@@ -175,9 +255,20 @@ async fn provider_preferences_shape_the_plan() {
     assert_eq!(served(body), "pb");
     let (_, body) = json_of(app.chat(ask(json!({"ignore": ["pa"]}), json!({}))).await).await;
     assert_eq!(served(body), "pb");
-    let (_, body) = json_of(app.chat(ask(json!({"max_price": {"prompt": 2}}), json!({}))).await).await;
+    let (_, body) = json_of(
+        app.chat(ask(json!({"max_price": {"prompt": 2}}), json!({})))
+            .await,
+    )
+    .await;
     assert_eq!(served(body), "pb");
-    let (_, body) = json_of(app.chat(ask(json!({"require_parameters": true}), json!({"tools": []}))).await).await;
+    let (_, body) = json_of(
+        app.chat(ask(
+            json!({"require_parameters": true}),
+            json!({"tools": []}),
+        ))
+        .await,
+    )
+    .await;
     assert_eq!(served(body), "pb", "only pb declares tools");
 
     let (status, body) = json_of(app.chat(ask(json!({"only": ["nobody"]}), json!({}))).await).await;
@@ -188,7 +279,9 @@ async fn provider_preferences_shape_the_plan() {
     // allow_fallbacks: false stops after the preferred provider.
     let down = Fake::start(vec![Reply::error(503, "down")]).await;
     let up = Fake::start(vec![Reply::simple()]).await;
-    let reg = provider("pa", &down.base_url()) + &provider("pb", &up.base_url()) + &model("test/m", &[("pa", "a"), ("pb", "b")], &[]);
+    let reg = provider("pa", &down.base_url())
+        + &provider("pb", &up.base_url())
+        + &model("test/m", &[("pa", "a"), ("pb", "b")], &[]);
     let app = TestApp::spawn(&reg).await;
     let (status, _) = json_of(app.chat(json!({"model": "test/m", "messages": user("x"), "provider": {"allow_fallbacks": false}})).await).await;
     assert_eq!(status, 502);
@@ -204,11 +297,25 @@ async fn inactive_providers_are_skipped_and_explained() {
         + &model("test/m", &[("keyed", "a"), ("open", "b")], &[])
         + &model("test/only-keyed", &[("keyed", "a")], &[]);
     let app = TestApp::spawn(&reg).await;
-    let (status, body) = json_of(app.chat(json!({"model": "test/m", "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/m", "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!((status, body["provider"].as_str()), (200, Some("open")));
-    let (status, body) = json_of(app.chat(json!({"model": "test/only-keyed", "messages": user("x")})).await).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/only-keyed", "messages": user("x")}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 503);
-    assert!(body["error"]["message"].as_str().unwrap().contains("SWITCHYARD_TEST_UNSET_KEY_VAR"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SWITCHYARD_TEST_UNSET_KEY_VAR"),
+        "{body}"
+    );
     tokio::time::sleep(Duration::from_millis(1)).await;
     app.stop().await;
 }

@@ -60,9 +60,17 @@ async fn fresh_database(dir: &std::path::Path) -> String {
             let name = format!("sy_test_{:016x}", rand::random::<u64>());
             let mut conn = sqlx::PgConnection::connect(&admin_url)
                 .await
-                .unwrap_or_else(|e| panic!("SWITCHYARD_TEST_POSTGRES_URL is set but unreachable: {e}"));
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+                .unwrap_or_else(|e| {
+                    panic!("SWITCHYARD_TEST_POSTGRES_URL is set but unreachable: {e}")
+                });
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
             format!("{base}/{name}")
         }
         _ => format!("sqlite://{}/switchyard.db", dir.display()),
@@ -91,8 +99,12 @@ impl TestApp {
             master_key: Some(MASTER.into()),
             ..Default::default()
         };
-        let settings = config::parse(&text, "test.toml", &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        switchyard::telemetry::init(settings.log_format, &std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()));
+        let settings =
+            config::parse(&text, "test.toml", &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        switchyard::telemetry::init(
+            settings.log_format,
+            &std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
+        );
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
         let store = app.state().store.clone();
@@ -116,11 +128,24 @@ impl TestApp {
     }
 
     pub async fn chat(&self, body: Value) -> reqwest::Response {
-        self.client.post(self.url("/v1/chat/completions")).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
-    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut rb = self.client.request(method, self.url(path)).bearer_auth(MASTER);
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut rb = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(MASTER);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -168,7 +193,12 @@ pub fn user(text: &str) -> Value {
 }
 
 pub fn request_id(resp: &reqwest::Response) -> String {
-    resp.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned()
+    resp.headers()
+        .get("x-request-id")
+        .expect("x-request-id")
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// One SSE event as a client sees it.
@@ -181,7 +211,9 @@ pub enum Event {
 impl Event {
     pub fn json(&self) -> Option<Value> {
         match self {
-            Event::Data(d) if d != "[DONE]" => Some(serde_json::from_str(d).expect("chunk is JSON")),
+            Event::Data(d) if d != "[DONE]" => {
+                Some(serde_json::from_str(d).expect("chunk is JSON"))
+            }
             _ => None,
         }
     }
@@ -196,7 +228,11 @@ pub fn parse_sse(body: &str) -> Vec<Event> {
             if let Some(c) = e.strip_prefix(':') {
                 Event::Comment(c.trim().to_owned())
             } else {
-                let data: Vec<&str> = e.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.trim_start()).collect();
+                let data: Vec<&str> = e
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|d| d.trim_start())
+                    .collect();
                 Event::Data(data.join("\n"))
             }
         })
@@ -212,6 +248,11 @@ pub fn chunks(events: &[Event]) -> Vec<Value> {
 pub fn content(events: &[Event]) -> String {
     chunks(events)
         .iter()
-        .filter_map(|c| c["choices"].get(0).and_then(|ch| ch["delta"]["content"].as_str()).map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"]
+                .get(0)
+                .and_then(|ch| ch["delta"]["content"].as_str())
+                .map(str::to_owned)
+        })
         .collect()
 }

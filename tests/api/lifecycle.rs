@@ -14,11 +14,21 @@ use crate::helpers::*;
 async fn shutdown_lets_streams_finish_and_flushes_the_log() {
     let pieces: Vec<String> = (0..8).map(|i| format!("w{i} ")).collect();
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    let fake = Fake::start(vec![Reply::Sse { events: text_stream(&refs), first: Duration::ZERO, between: Duration::from_millis(100) }]).await;
-    let app = TestApp::spawn(&(provider("fake", &fake.base_url()) + &model("test/m", &[("fake", "up")], &[]))).await;
+    let fake = Fake::start(vec![Reply::Sse {
+        events: text_stream(&refs),
+        first: Duration::ZERO,
+        between: Duration::from_millis(100),
+    }])
+    .await;
+    let app = TestApp::spawn(
+        &(provider("fake", &fake.base_url()) + &model("test/m", &[("fake", "up")], &[])),
+    )
+    .await;
     let url = app.database_url.clone();
 
-    let resp = app.chat(json!({"model": "test/m", "stream": true, "messages": user("x")})).await;
+    let resp = app
+        .chat(json!({"model": "test/m", "stream": true, "messages": user("x")}))
+        .await;
     let id = request_id(&resp);
     let reader = tokio::spawn(async move {
         let mut body = resp.bytes_stream();
@@ -33,11 +43,19 @@ async fn shutdown_lets_streams_finish_and_flushes_the_log() {
 
     let text = reader.await.unwrap();
     let events = parse_sse(&text);
-    assert_eq!(content(&events), pieces.concat(), "the in-flight stream finished");
+    assert_eq!(
+        content(&events),
+        pieces.concat(),
+        "the in-flight stream finished"
+    );
     assert_eq!(events.last(), Some(&Event::Data("[DONE]".into())));
 
     let store = Store::connect(&url, 1).await.unwrap();
-    let rec = store.get_request(&id).await.unwrap().expect("record flushed at shutdown");
+    let rec = store
+        .get_request(&id)
+        .await
+        .unwrap()
+        .expect("record flushed at shutdown");
     assert_eq!(rec.outcome, "success");
 }
 
@@ -50,16 +68,32 @@ fn bad_config_names_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[routing]\nfirst_token_timeout_secs = -1\n").unwrap();
-    let out = bin().arg("--config").arg(&path).arg("check-config").output().unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("routing.first_token_timeout_secs"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("routing.first_token_timeout_secs"),
+        "{err}"
+    );
 
     std::fs::write(&path, "[[providers]]\nid = \"x\"\nkind = \"anthropicc\"\n").unwrap();
-    let out = bin().arg("--config").arg(&path).arg("serve").output().unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&path)
+        .arg("serve")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("anthropicc"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("anthropicc"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -68,21 +102,46 @@ fn cli_manages_keys_and_lists_models() {
     let db = format!("sqlite://{}/cli.db", dir.path().display());
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/switchyard.toml");
     let run = |args: &[&str]| {
-        let out = bin().env("SWITCHYARD_DATABASE_URL", &db).env("SWITCHYARD_LOG", "warn").arg("--config").arg(config).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = bin()
+            .env("SWITCHYARD_DATABASE_URL", &db)
+            .env("SWITCHYARD_LOG", "warn")
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     assert!(run(&["migrate"]).contains("migrated"));
     assert!(run(&["check-config"]).contains("valid"));
-    let key = run(&["keys", "create", "--name", "cli-test"]).trim().to_owned();
+    let key = run(&["keys", "create", "--name", "cli-test"])
+        .trim()
+        .to_owned();
     assert!(key.starts_with("sy-"));
     let list = run(&["keys", "list"]);
     assert!(list.contains("cli-test") && !list.contains(&key));
-    let id = list.lines().find(|l| l.contains("cli-test")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let id = list
+        .lines()
+        .find(|l| l.contains("cli-test"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(run(&["keys", "revoke", &id]).contains("revoked"));
     assert!(run(&["keys", "list"]).contains("revoked"));
     assert!(run(&["models", "list"]).contains("mock/echo"));
-    for sub in [&["--help"][..], &["serve", "--help"], &["keys", "--help"], &["keys", "create", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["keys", "--help"],
+        &["keys", "create", "--help"],
+    ] {
         let out = bin().args(sub).output().unwrap();
         assert!(out.status.success() && !out.stdout.is_empty(), "{sub:?}");
     }

@@ -1,12 +1,12 @@
 //! The integration suite: one binary, the real server against fake upstreams.
 
-mod helpers;
 mod fake;
+mod helpers;
 
-mod chat;
-mod streaming;
-mod fallback;
 mod auth_admin;
-mod models_health;
+mod chat;
+mod fallback;
 mod lifecycle;
+mod models_health;
 mod sdk;
+mod streaming;

@@ -15,7 +15,15 @@ fn reg() -> String {
 async fn models_list_is_openai_shaped_with_openrouter_details() {
     let app = TestApp::spawn(&reg()).await;
     for prefix in ["/v1", "/api/v1"] {
-        let body: Value = app.client.get(app.url(&format!("{prefix}/models"))).send().await.unwrap().json().await.unwrap();
+        let body: Value = app
+            .client
+            .get(app.url(&format!("{prefix}/models")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["object"], "list");
         let m = &body["data"][0];
         assert_eq!(m["id"], "mock/echo");
@@ -27,14 +35,38 @@ async fn models_list_is_openai_shaped_with_openrouter_details() {
         assert_eq!(m["pricing"]["completion"], "0.0000006");
         assert_eq!(m["supported_parameters"][0], "temperature");
     }
-    let one: Value = app.client.get(app.url("/v1/models/mock/echo")).send().await.unwrap().json().await.unwrap();
+    let one: Value = app
+        .client
+        .get(app.url("/v1/models/mock/echo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["id"], "mock/echo");
-    let alias: Value = app.client.get(app.url("/api/v1/models/echo")).send().await.unwrap().json().await.unwrap();
+    let alias: Value = app
+        .client
+        .get(app.url("/api/v1/models/echo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(alias["id"], "mock/echo");
-    let resp = app.client.get(app.url("/v1/models/mock/ech")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/v1/models/mock/ech"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("mock/echo"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mock/echo"));
     app.stop().await;
 }
 
@@ -47,7 +79,15 @@ async fn health_reports_database_and_registry() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"]["ok"], true);
     assert_eq!(body["registry"]["models"], 1);
-    assert_eq!(app.client.get(app.url("/api/v1/health")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // The database goes away: health says so with a 503, and chat keeps serving from memory.
     app.store.close().await;
@@ -55,6 +95,12 @@ async fn health_reports_database_and_registry() {
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["database"]["ok"], false);
-    let resp = app.chat(serde_json::json!({"model": "mock/echo", "messages": user("x")})).await;
-    assert_eq!(resp.status(), 200, "the hot path does not need the database");
+    let resp = app
+        .chat(serde_json::json!({"model": "mock/echo", "messages": user("x")}))
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "the hot path does not need the database"
+    );
 }

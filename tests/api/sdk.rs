@@ -26,13 +26,21 @@ async fn official_python_sdk() {
     let app = TestApp::spawn(&reg).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk.py");
     let base = app.url("/v1");
-    let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).env("SWITCHYARD_BASE_URL", base).output())
-        .await
-        .unwrap()
-        .expect("python runs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("SWITCHYARD_BASE_URL", base)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK script failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "SDK script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("all SDK checks passed"), "{stdout}");
     app.stop().await;
 }
