@@ -39,6 +39,13 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Probe a running gateway's /v1/health (for container health checks); exits non-zero
+    /// unless it answers 200.
+    Health {
+        /// Base URL of the gateway [default: derived from server.listen]
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Inspect the model registry.
     Models {
         #[command(subcommand)]
@@ -179,6 +186,26 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
             }
             store.close().await;
+            Ok(())
+        }
+        Command::Health { url } => {
+            let base = url.unwrap_or_else(|| {
+                let mut addr = settings.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{addr}")
+            });
+            let url = format!("{}/v1/health", base.trim_end_matches('/'));
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .timeout(std::time::Duration::from_secs(3))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            let status = resp.status();
+            println!("{}", resp.text().await.unwrap_or_default());
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
             Ok(())
         }
         Command::Models {
