@@ -1,19 +1,16 @@
-//! The official `openai` Python SDK against the real gateway and fake upstreams.
+//! The official `openai` SDKs (Python and Node) against the real gateway and fake upstreams.
 //!
-//! Runs when SWITCHYARD_TEST_PYTHON names a Python with `openai` installed (`.ci/run` sets it
-//! up in a venv); plain `cargo test` skips it.
+//! They run when SWITCHYARD_TEST_PYTHON names a Python with `openai` installed, and when
+//! SWITCHYARD_TEST_NODE_MODULES names a `node_modules` folder holding `openai` (`scripts/test`
+//! sets both up); plain `cargo test` skips them.
 
 use std::process::Command;
 
 use crate::fake::{Fake, Reply};
 use crate::helpers::*;
 
-#[tokio::test]
-async fn official_python_sdk() {
-    let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") else {
-        eprintln!("skipping: SWITCHYARD_TEST_PYTHON is not set");
-        return;
-    };
+/// Serves three models through fakes: JSON, stream, and an upstream 400.
+async fn sdk_app() -> TestApp {
     let json = Fake::start(vec![Reply::simple()]).await;
     let stream = Fake::start(vec![Reply::simple_stream()]).await;
     let failing = Fake::start(vec![Reply::error(400, "Invalid value for 'temperature'")]).await;
@@ -23,18 +20,15 @@ async fn official_python_sdk() {
         + &model("test/json", &[("fake", "up")], &[])
         + &model("test/stream", &[("fake-stream", "up")], &[])
         + &model("test/bad", &[("fake-bad", "up")], &[]);
-    let app = TestApp::spawn(&reg).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/openai_sdk.py");
-    let base = app.url("/v1");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .env("SWITCHYARD_BASE_URL", base)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("python runs");
+    TestApp::spawn(&reg).await
+}
+
+async fn run_script(mut cmd: Command, app: &TestApp) {
+    cmd.env("SWITCHYARD_BASE_URL", app.url("/v1"));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("the SDK script runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -42,5 +36,37 @@ async fn official_python_sdk() {
         "SDK script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("all SDK checks passed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn official_python_sdk() {
+    let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") else {
+        eprintln!("skipping: SWITCHYARD_TEST_PYTHON is not set");
+        return;
+    };
+    let app = sdk_app().await;
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/openai_sdk.py"
+    ));
+    run_script(cmd, &app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn official_node_sdk() {
+    let Ok(modules) = std::env::var("SWITCHYARD_TEST_NODE_MODULES") else {
+        eprintln!("skipping: SWITCHYARD_TEST_NODE_MODULES is not set");
+        return;
+    };
+    let app = sdk_app().await;
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/openai_sdk.cjs"
+    ))
+    .env("NODE_PATH", modules);
+    run_script(cmd, &app).await;
     app.stop().await;
 }

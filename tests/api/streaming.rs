@@ -452,3 +452,29 @@ async fn client_disconnect_cancels_the_upstream_and_is_recorded() {
     assert_eq!(rec.provider.as_deref(), Some("fake"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn client_disconnect_during_a_json_request_is_recorded() {
+    let fake = Fake::start(vec![Reply::Delayed(
+        Duration::from_secs(3),
+        Box::new(Reply::simple()),
+    )])
+    .await;
+    let app = TestApp::spawn(&one(&fake)).await;
+    let short = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = short
+        .post(app.url("/v1/chat/completions"))
+        .json(&json!({"model": "test/m", "messages": user("x")}))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    let recs = app.records(1).await;
+    assert_eq!(recs[0].outcome, "cancelled");
+    assert!(recs[0].cancelled);
+    assert_eq!(recs[0].attempts[0].outcome, "cancelled");
+    app.stop().await;
+}
