@@ -106,7 +106,9 @@ try:
     by = db.execute("select streamed, outcome, usage_estimated, count(*) from requests "
                     "group by 1,2,3 order by 4 desc").fetchall()
     sent = sum(r["completed"] for (m, t, ph), r in rows.items() if t == "switchyard")
-    p(f"request log: {total} rows in requests (gateway answered {sent} measured + warm-up/sanity requests); "
+    sent += 2 * int(env.get("WARMUP_N", "0")) + 2  # two warm-ups and two sanity checks
+    p(f"request log: {total} rows in requests for {sent} requests the gateway answered "
+      "(rows for requests oha cancelled at the deadline come on top); "
       "by (streamed, outcome, usage_estimated): " + ", ".join(f"({s},{o},{u})={c}" for s, o, u, c in by))
 except Exception as e:  # noqa: BLE001 - report, don't fail the run
     p(f"request log: could not read {env.get('DB')}: {e}")

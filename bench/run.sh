@@ -15,7 +15,8 @@
 #   open loop at BENCH_RATE req/s (latency-corrected) and full load at BENCH_CONC connections.
 # Knobs (environment): BENCH_DURATION (10s), BENCH_RATE (1000), BENCH_CONC (50),
 #   BENCH_OPEN_CONC (connections for the open-loop phase, 50), BENCH_WORK (/tmp/sy-bench),
-#   BENCH_SUT_CPU (0), BENCH_LOAD_CPU (1), BENCH_SKIP_BUILD (unset).
+#   BENCH_WARMUP_N (5000 requests before each target), BENCH_SUT_CPU (0), BENCH_LOAD_CPU (1),
+#   BENCH_SKIP_BUILD (set to skip cargo build).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +26,7 @@ DUR=${BENCH_DURATION:-10s}
 RATE=${BENCH_RATE:-1000}
 CONC=${BENCH_CONC:-50}
 OPEN_CONC=${BENCH_OPEN_CONC:-50}
+WARMUP_N=${BENCH_WARMUP_N:-5000}
 SUT_CPU=${BENCH_SUT_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 GW_PORT=18080
@@ -278,7 +280,7 @@ for mode in json stream; do
         esac
         log "$mode / $target: warm-up, open loop ${RATE}/s for $DUR, full load c=$CONC for $DUR"
         taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
-            -d "$body" -c "$CONC" -n 5000 "$url" >/dev/null 2>&1 || true
+            -d "$body" -c "$CONC" -n "$WARMUP_N" "$url" >/dev/null 2>&1 || true
         run_phase "$mode" "$target" open "$url" "$body" "$pid" \
             -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
         run_phase "$mode" "$target" full "$url" "$body" "$pid" -c "$CONC" -z "$DUR"
@@ -293,6 +295,6 @@ sleep 1
 # ------------------------------------------------------------------ report
 GW_IDLE_RSS_KB=$GW_IDLE_RSS_KB GW_PEAK_RSS_KB=$GW_PEAK_RSS_KB GW_END_RSS_KB=$GW_END_RSS_KB \
 PROXY_PEAK_RSS_KB=$PROXY_PEAK_RSS_KB CLK_TCK=$(getconf CLK_TCK) DB="$WORK/bench.db" \
-RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
+WARMUP_N=$WARMUP_N RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') \
     python3 "$HERE/report.py" "$RECORDS" | tee "$HERE/last-results.txt"

@@ -135,10 +135,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
         let field = e
             .span()
-            .map(|s| {
-                let line = text[..s.start.min(text.len())].lines().count().max(1);
-                format!("line {line}")
-            })
+            .map(|span| field_at(text, span.start))
             .unwrap_or_else(|| "(syntax)".into());
         err(&field, e.message().to_owned())
     })?;
@@ -325,6 +322,30 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
     })
 }
 
+/// Names the field at a byte offset of the TOML text: `table.key (line N)`.
+fn field_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_no = text[..offset].matches('\n').count() + 1;
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k} (line {line_no})"),
+        (None, Some(k)) => format!("{k} (line {line_no})"),
+        (Some(t), None) => format!("{t} (line {line_no})"),
+        (None, None) => format!("line {line_no}"),
+    }
+}
+
 /// The config path: `--config`, else `SWITCHYARD_CONFIG`, else the shipped default.
 pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| std::env::var_os("SWITCHYARD_CONFIG").map(PathBuf::from))
@@ -356,6 +377,9 @@ mod tests {
         );
         let e = p("[servr]\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `servr`"), "{e}");
+        let e = p("[[providers]]\nid = 'x'\nkind = 'anthropicc'\n").unwrap_err();
+        assert_eq!(e.field, "providers.kind (line 3)");
+        assert!(e.problem.contains("anthropicc"), "{e}");
         let e = p("[[providers]]\nid='x'\nkind='openai'\n").unwrap_err();
         assert_eq!(e.field, "providers[0].base_url");
         let e =

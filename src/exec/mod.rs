@@ -61,7 +61,7 @@ pub async fn complete(
         match result {
             Ok(c) => return Ok((c, attempt.clone())),
             Err(error) => {
-                log_failure(attempt, &error);
+                log_failure(meter.request_id(), attempt, &error);
                 let failure = Failure {
                     model: attempt.model.clone(),
                     provider: attempt.provider.clone(),
@@ -111,7 +111,7 @@ pub async fn start_stream(
                 return (meter, Ok(committed));
             }
             Err(error) => {
-                log_failure(attempt, &error);
+                log_failure(meter.request_id(), attempt, &error);
                 let failure = Failure {
                     model: attempt.model.clone(),
                     provider: attempt.provider.clone(),
@@ -164,8 +164,10 @@ async fn open_until_commit(
     }
 }
 
-fn log_failure(attempt: &Attempt, error: &ProviderError) {
+fn log_failure(request_id: &str, attempt: &Attempt, error: &ProviderError) {
+    // The request id is repeated as a field: streams keep running after the request's span.
     tracing::warn!(
+        request_id,
         model = %attempt.model,
         provider = %attempt.provider,
         upstream_model = %attempt.upstream_model,

@@ -113,7 +113,7 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
                 meter.finish(Outcome::Success, 200, None);
             }
             Some(e) => {
-                tracing::warn!(provider = %attempt.provider, model = %attempt.model, error = %e, "upstream failed mid-stream");
+                tracing::warn!(request_id = %p.request_id, provider = %attempt.provider, model = %attempt.model, error = %e, "upstream failed mid-stream");
                 let message = format!("Provider `{}` failed mid-stream for `{}`: {e}", attempt.provider, attempt.model);
                 let status = match &e { ProviderError::Timeout(_) => 504, ProviderError::Status { status, .. } => *status, _ => 502 };
                 yield Ok(error_chunk(&p.request_id, &attempt.model, Some(&attempt.provider), status, &message));

@@ -121,18 +121,19 @@ pub fn plan(
     for model in &models {
         let mut candidates = Vec::new();
         for ep in model.decl.endpoints.iter().filter(|e| e.enabled) {
-            let label = format!("{} via {}", model.decl.slug, ep.provider);
+            // Built only when an endpoint is excluded: the common path allocates nothing here.
+            let label = || format!("{} via {}", model.decl.slug, ep.provider);
             let Some(entry) = snap.providers.get(&ep.provider) else {
-                reasons.push(format!("{label}: provider is not defined"));
+                reasons.push(format!("{}: provider is not defined", label()));
                 continue;
             };
             let Some(adapter) = &entry.adapter else {
                 let why = entry.inactive_reason.as_deref().unwrap_or("inactive");
-                reasons.push(format!("{label}: provider inactive ({why})"));
+                reasons.push(format!("{}: provider inactive ({why})", label()));
                 continue;
             };
             let mut excluded = |why: String| {
-                reasons.push(format!("{label}: {why}"));
+                reasons.push(format!("{}: {why}", label()));
                 by_request = true;
             };
             if prefs

@@ -146,3 +146,89 @@ fn cli_manages_keys_and_lists_models() {
         assert!(out.status.success() && !out.stdout.is_empty(), "{sub:?}");
     }
 }
+
+#[tokio::test]
+async fn sigterm_drains_streams_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db = format!("sqlite://{}/sig.db", dir.path().display());
+    let config = dir.path().join("sig.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nshutdown_grace_secs = 10\n[auth]\nrequire_keys = false\n\
+             [[providers]]\nid = \"mock\"\nkind = \"mock\"\n[providers.mock]\nreply = \"a b c d e f g h\"\nchunks = 8\nchunk_delay_ms = 100\n\
+             [[models]]\nslug = \"mock/slow\"\n[[models.endpoints]]\nprovider = \"mock\"\nupstream_model = \"slow\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("SWITCHYARD_DATABASE_URL", &db)
+        .env("SWITCHYARD_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/v1/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the gateway did not come up");
+
+    let resp = client
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "mock/slow", "stream": true, "messages": user("x")}))
+        .send()
+        .await
+        .unwrap();
+    let id = request_id(&resp);
+    let mut body = resp.bytes_stream();
+    let mut text = String::from(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    while let Some(part) = body.next().await {
+        text.push_str(std::str::from_utf8(&part.unwrap()).unwrap());
+    }
+    let events = parse_sse(&text);
+    assert_eq!(
+        content(&events),
+        "a b c d e f g h",
+        "the in-flight stream finished after SIGTERM"
+    );
+    assert_eq!(events.last(), Some(&Event::Data("[DONE]".into())));
+
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let store = Store::connect(&db, 1).await.unwrap();
+    let rec = store
+        .get_request(&id)
+        .await
+        .unwrap()
+        .expect("flushed before exit");
+    assert_eq!(rec.outcome, "success");
+}
