@@ -60,18 +60,7 @@ pub async fn complete(
         meter.attempt_ended(mark, result.as_ref().map(|_| ()));
         match result {
             Ok(c) => return Ok((c, attempt.clone())),
-            Err(error) => {
-                log_failure(meter.request_id(), attempt, &error);
-                let failure = Failure {
-                    model: attempt.model.clone(),
-                    provider: attempt.provider.clone(),
-                    error,
-                };
-                if policy::on_error(&failure.error) == Verdict::Reject {
-                    return Err(ExecError::Rejected(Box::new(failure)));
-                }
-                failures.push(failure);
-            }
+            Err(error) => failures.push(failed(meter, attempt, error)?),
         }
     }
     Err(ExecError::AllFailed(failures))
@@ -110,18 +99,10 @@ pub async fn start_stream(
                 meter.first_token();
                 return (meter, Ok(committed));
             }
-            Err(error) => {
-                log_failure(meter.request_id(), attempt, &error);
-                let failure = Failure {
-                    model: attempt.model.clone(),
-                    provider: attempt.provider.clone(),
-                    error,
-                };
-                if policy::on_error(&failure.error) == Verdict::Reject {
-                    return (meter, Err(ExecError::Rejected(Box::new(failure))));
-                }
-                failures.push(failure);
-            }
+            Err(error) => match failed(&meter, attempt, error) {
+                Ok(f) => failures.push(f),
+                Err(rejected) => return (meter, Err(rejected)),
+            },
         }
     }
     (meter, Err(ExecError::AllFailed(failures)))
@@ -161,6 +142,21 @@ async fn open_until_commit(
                 }))
             }
         }
+    }
+}
+
+/// Logs a failed attempt and applies the policy: `Ok` to try the next attempt, `Err` when the
+/// request itself was rejected and must be returned as is.
+fn failed(meter: &Meter, attempt: &Attempt, error: ProviderError) -> Result<Failure, ExecError> {
+    log_failure(meter.request_id(), attempt, &error);
+    let failure = Failure {
+        model: attempt.model.clone(),
+        provider: attempt.provider.clone(),
+        error,
+    };
+    match policy::on_error(&failure.error) {
+        Verdict::Reject => Err(ExecError::Rejected(Box::new(failure))),
+        Verdict::Fallback => Ok(failure),
     }
 }
 
