@@ -161,19 +161,24 @@ impl ApiError {
                     )
                 }
                 ApiError::Exec(ExecError::AllFailed(fs)) => {
-                    let code = match status {
-                        StatusCode::TOO_MANY_REQUESTS => "rate_limit_exceeded",
-                        StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
-                        _ => "upstream_error",
+                    let (t, code) = match status {
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            ("rate_limit_error", "rate_limit_exceeded")
+                        }
+                        StatusCode::GATEWAY_TIMEOUT => ("timeout_error", "upstream_timeout"),
+                        StatusCode::BAD_REQUEST => {
+                            ("invalid_request_error", "unsupported_parameter")
+                        }
+                        _ => ("upstream_error", "upstream_error"),
                     };
-                    let t = match status {
-                        StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
-                        StatusCode::GATEWAY_TIMEOUT => "timeout_error",
-                        _ => "upstream_error",
-                    };
+                    // Every endpoint refused to translate the request: name the parameter.
+                    let param = fs.iter().find_map(|f| match &f.error {
+                        ProviderError::Unsupported(e) => e.param.map(str::to_owned),
+                        _ => None,
+                    });
                     (
                         t,
-                        None,
+                        param,
                         Some(code.into()),
                         Some(json!({ "attempts": attempts_json(fs) })),
                     )
@@ -297,7 +302,12 @@ fn all_failed_status(fs: &[Failure]) -> StatusCode {
     if fs.is_empty() {
         return StatusCode::BAD_GATEWAY;
     }
-    if fs.iter().all(|f| f.error.status() == Some(429)) {
+    if fs
+        .iter()
+        .all(|f| matches!(f.error, ProviderError::Unsupported(_)))
+    {
+        StatusCode::BAD_REQUEST
+    } else if fs.iter().all(|f| f.error.status() == Some(429)) {
         StatusCode::TOO_MANY_REQUESTS
     } else if fs
         .iter()

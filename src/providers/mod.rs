@@ -77,6 +77,10 @@ pub enum ProviderError {
     Malformed(String),
     #[error("the stream ended before it finished: {0}")]
     Cut(String),
+    /// The request asks for something this provider's wire format cannot express. Another
+    /// endpoint may still serve it; when none can, the client gets a 400.
+    #[error("{0}")]
+    Unsupported(crate::types::InvalidRequest),
 }
 
 impl ProviderError {
@@ -88,6 +92,7 @@ impl ProviderError {
             ProviderError::Status { .. } => "status",
             ProviderError::Malformed(_) => "malformed",
             ProviderError::Cut(_) => "cut",
+            ProviderError::Unsupported(_) => "unsupported",
         }
     }
 

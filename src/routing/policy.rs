@@ -25,7 +25,8 @@ pub fn on_error(e: &ProviderError) -> Verdict {
         ProviderError::Connect(_)
         | ProviderError::Timeout(_)
         | ProviderError::Malformed(_)
-        | ProviderError::Cut(_) => Verdict::Fallback,
+        | ProviderError::Cut(_)
+        | ProviderError::Unsupported(_) => Verdict::Fallback,
     }
 }
 

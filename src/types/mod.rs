@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod json;
+pub mod openai;
 pub mod registry;
 pub mod usage;
 
