@@ -33,19 +33,22 @@ pub async fn chat_completions(
         ctx.started,
     );
     match handle(&state, &ctx, &headers, body, &mut meter).await {
-        Ok(Handled::Json(bytes)) => {
+        Ok(Handled::Json(bytes, dropped)) => {
             meter.finish(Outcome::Success, 200, None);
             let mut resp = (StatusCode::OK, bytes).into_response();
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            add_dropped(&mut resp, &dropped);
             resp
         }
-        Ok(Handled::Stream(body)) => {
+        Ok(Handled::Stream(body, dropped)) => {
             // `meter` was moved into the stream; this one is a spent placeholder.
             meter.disarm();
-            sse_response(body)
+            let mut resp = sse_response(body);
+            add_dropped(&mut resp, &dropped);
+            resp
         }
         Err(e) => {
             let status = e.status().as_u16();
@@ -60,9 +63,19 @@ pub async fn chat_completions(
     }
 }
 
+/// A response body and the parameters the serving provider left out.
 enum Handled {
-    Json(Vec<u8>),
-    Stream(Body),
+    Json(Vec<u8>, Vec<&'static str>),
+    Stream(Body, Vec<&'static str>),
+}
+
+fn add_dropped(resp: &mut Response, dropped: &[&'static str]) {
+    if dropped.is_empty() {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&dropped.join(",")) {
+        resp.headers_mut().insert("x-switchyard-dropped-params", v);
+    }
 }
 
 async fn handle(
@@ -93,7 +106,8 @@ async fn handle(
         let mut body = completion.body;
         body.insert("model", &attempt.model);
         body.insert("provider", &attempt.provider);
-        return Ok(Handled::Json(body.to_vec()));
+        let dropped = attempt.adapter.dropped_params(&chat);
+        return Ok(Handled::Json(body.to_vec(), dropped));
     }
 
     let presentation = Presentation {
@@ -103,26 +117,31 @@ async fn handle(
     };
     let requested = plan.requested.clone();
     let owned_meter = meter.take();
-    let mut pending = sse::start(Arc::new(plan), Arc::new(chat), owned_meter);
+    let chat = Arc::new(chat);
+    let mut pending = sse::start(Arc::new(plan), chat.clone(), owned_meter);
     let keepalive_after = state.settings.routing.keepalive_after;
     match tokio::time::timeout(keepalive_after, &mut pending).await {
-        Ok((m, Ok(committed))) => Ok(Handled::Stream(Body::from_stream(sse::committed_body(
-            committed,
-            m,
-            presentation,
-        )))),
+        Ok((m, Ok(committed))) => {
+            let dropped = committed.attempt.adapter.dropped_params(&chat);
+            let body = sse::committed_body(committed, m, presentation);
+            Ok(Handled::Stream(Body::from_stream(body), dropped))
+        }
         Ok((m, Err(e))) => {
             // Nothing was sent yet: the client gets a real HTTP error.
             *meter = m;
             Err(e.into())
         }
         // Slow first token: commit to 200 and keep the connection alive while waiting.
-        Err(_) => Ok(Handled::Stream(Body::from_stream(sse::keepalive_body(
-            pending,
-            state.settings.routing.keepalive_interval,
-            requested,
-            presentation,
-        )))),
+        // (Headers go out now, before any provider is chosen: no dropped-params header.)
+        Err(_) => Ok(Handled::Stream(
+            Body::from_stream(sse::keepalive_body(
+                pending,
+                state.settings.routing.keepalive_interval,
+                requested,
+                presentation,
+            )),
+            Vec::new(),
+        )),
     }
 }
 

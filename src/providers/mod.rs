@@ -109,6 +109,13 @@ impl ProviderError {
 pub trait Provider: Send + Sync + 'static {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError>;
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError>;
+
+    /// Request parameters this provider cannot honour and leaves out rather than refusing;
+    /// the response names them in `x-switchyard-dropped-params`. Parameters it can neither
+    /// translate nor drop make `complete`/`stream` fail with `ProviderError::Unsupported`.
+    fn dropped_params(&self, _chat: &ChatRequest) -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 /// Shared state adapters are built with.
