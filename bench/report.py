@@ -40,14 +40,38 @@ def load(path):
     }
 
 
-rows = {}
-for line in open(sys.argv[1]):
-    mode, target, phase, path, ticks = line.rstrip("\n").split("\t")
-    r = load(path)
-    r["cpu_us"] = (int(ticks) / CLK_TCK / r["completed"] * 1e6) if target != "direct" and r["completed"] else None
-    rows[(mode, target, phase)] = r
+import statistics
 
-MODES = [m for m in ("json", "stream") if any(k[0] == m for k in rows)]
+runs = {}  # (mode, target, phase) -> {round: result}
+for line in open(sys.argv[1]):
+    rnd, mode, target, phase, path, ticks, core_busy, core_total = line.rstrip("\n").split("\t")
+    r = load(path)
+    ticks, core_busy, core_total = int(ticks), int(core_busy), int(core_total)
+    r["cpu_us"] = (ticks / CLK_TCK / r["completed"] * 1e6) if target != "direct" and r["completed"] else None
+    # Busy time on the SUT's core not charged to the SUT process: other tenants, kernel work.
+    r["other"] = max(0, core_busy - ticks) / core_total * 100 if core_total else None
+    runs.setdefault((mode, target, phase), {})[int(rnd)] = r
+
+
+def med(key, mode, target, phase):
+    vals = [r[key] for r in runs.get((mode, target, phase), {}).values() if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def paired(fn, mode, a, b, phase):
+    """Median over rounds of fn(result of a, result of b) within the same round."""
+    ra, rb = runs.get((mode, a, phase), {}), runs.get((mode, b, phase), {})
+    vals = [fn(ra[k], rb[k]) for k in sorted(ra) if k in rb]
+    vals = [v for v in vals if v is not None]
+    return (statistics.median(vals) if vals else None), vals
+
+
+def failed(mode, target, phase):
+    return sum(r["failed"] for r in runs.get((mode, target, phase), {}).values())
+
+
+ROUNDS = max((k for v in runs.values() for k in v), default=0)
+MODES = [m for m in ("json", "stream") if any(k[0] == m for k in runs)]
 TARGETS = ("direct", "nginx", "switchyard")
 out = []
 p = out.append
@@ -59,40 +83,53 @@ def f(x, fmt="{:.3f}", none="-"):
 
 p(f"Switchyard bench  rev {env.get('GIT_REV', '?')}  {datetime.datetime.now():%Y-%m-%d %H:%M}  "
   f"proxy-under-test on CPU{env.get('SUT_CPU')}, oha + fake upstream on CPU{env.get('LOAD_CPU')}")
-p(f"switchyard: {env.get('GW_THREADS')} threads at idle; CPU/req = utime+stime delta over the phase "
-  f"(incl. 1 s settle for request-log batches) / completed requests")
+p(f"{ROUNDS} interleaved rounds, {env.get('DUR')} per phase; figures are medians over rounds, "
+  "added latency and ratios are medians of same-round differences/ratios.")
+p("CPU us/req: utime+stime delta of the process over the phase (+settle) / completed requests."
+  f" other%: CPU{env.get('SUT_CPU')} busy with anything but the")
+p("process under test (other tenants, kernel softirq) during the phase: high values mean a noisy phase.")
 p("")
-p(f"Open loop: {env.get('RATE')} req/s for {env.get('DUR')} (oha -q, --latency-correction); latency in ms")
-p(f"{'mode':<7}{'target':<12}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'CPU us/req':>12}{'failed':>8}")
+p(f"Open loop: {env.get('RATE')} req/s (oha -q, --latency-correction); latency in ms")
+p(f"{'mode':<7}{'target':<12}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'CPU us/req':>12}{'other%':>8}{'failed':>8}")
 for m in MODES:
-    d = rows.get((m, "direct", "open"))
     for t in TARGETS:
-        r = rows.get((m, t, "open"))
-        if not r:
+        if (m, t, "open") not in runs:
             continue
-        add50 = None if t == "direct" or not d else r["p50"] - d["p50"]
-        add99 = None if t == "direct" or not d else r["p99"] - d["p99"]
-        p(f"{m:<7}{t:<12}{r['p50']:>8.3f}{r['p99']:>8.3f}{f(add50, '{:+.3f}'):>8}{f(add99, '{:+.3f}'):>8}"
-          f"{f(r['cpu_us'], '{:.0f}'):>12}{r['failed']:>8}")
+        add50 = add99 = None
+        if t != "direct":
+            add50, _ = paired(lambda x, d: x["p50"] - d["p50"], m, t, "direct", "open")
+            add99, _ = paired(lambda x, d: x["p99"] - d["p99"], m, t, "direct", "open")
+        p(f"{m:<7}{t:<12}{med('p50', m, t, 'open'):>8.3f}{med('p99', m, t, 'open'):>8.3f}"
+          f"{f(add50, '{:+.3f}'):>8}{f(add99, '{:+.3f}'):>8}{f(med('cpu_us', m, t, 'open'), '{:.0f}'):>12}"
+          f"{f(med('other', m, t, 'open'), '{:.0f}'):>8}{failed(m, t, 'open'):>8}")
 p("")
-p(f"Full load: {env.get('CONC')} connections for {env.get('DUR')}")
+p(f"Full load: {env.get('CONC')} connections")
 p(f"{'mode':<7}{'target':<12}{'req/s':>9}{'xnginx':>8}{'xdirect':>8}{'p50 ms':>8}{'p99 ms':>8}"
-  f"{'CPU us/req':>12}{'CPU xnginx':>11}{'failed':>8}")
+  f"{'CPU us/req':>12}{'CPU xnginx':>11}{'other%':>8}{'failed':>8}")
 for m in MODES:
-    d = rows.get((m, "direct", "full"))
-    n = rows.get((m, "nginx", "full"))
     for t in TARGETS:
-        r = rows.get((m, t, "full"))
-        if not r:
+        if (m, t, "full") not in runs:
             continue
-        xn = r["rps"] / n["rps"] if n and n["rps"] else None
-        xd = r["rps"] / d["rps"] if d and d["rps"] else None
-        cx = r["cpu_us"] / n["cpu_us"] if n and n["cpu_us"] and r["cpu_us"] else None
-        p(f"{m:<7}{t:<12}{r['rps']:>9.0f}{f(xn, '{:.2f}'):>8}{f(xd, '{:.2f}'):>8}{r['p50']:>8.3f}"
-          f"{r['p99']:>8.3f}{f(r['cpu_us'], '{:.0f}'):>12}{f(cx, '{:.1f}x'):>11}{r['failed']:>8}")
-for k, r in sorted(rows.items()):
-    if r["errors"]:
-        p(f"  failures {'/'.join(k)}: {r['errors']}")
+        ratio = lambda x, y: x["rps"] / y["rps"] if y["rps"] else None
+        xn, _ = paired(ratio, m, t, "nginx", "full")
+        xd, _ = paired(ratio, m, t, "direct", "full")
+        cx = None
+        if t != "direct":
+            cx, _ = paired(lambda x, y: x["cpu_us"] / y["cpu_us"] if x["cpu_us"] and y["cpu_us"] else None,
+                           m, t, "nginx", "full")
+        p(f"{m:<7}{t:<12}{med('rps', m, t, 'full'):>9.0f}{f(xn, '{:.2f}'):>8}{f(xd, '{:.2f}'):>8}"
+          f"{med('p50', m, t, 'full'):>8.3f}{med('p99', m, t, 'full'):>8.3f}"
+          f"{f(med('cpu_us', m, t, 'full'), '{:.0f}'):>12}{f(cx, '{:.1f}x'):>11}"
+          f"{f(med('other', m, t, 'full'), '{:.0f}'):>8}{failed(m, t, 'full'):>8}")
+for k, v in sorted(runs.items()):
+    for rnd, r in sorted(v.items()):
+        if r["errors"]:
+            p(f"  failures round {rnd} {'/'.join(k)}: {r['errors']}")
+p("")
+p("Per round (switchyard): " + "; ".join(
+    f"{m} +p99 " + "/".join(f"{x:+.2f}" for x in paired(lambda x, d: x["p99"] - d["p99"], m, "switchyard", "direct", "open")[1])
+    + " ms, xnginx " + "/".join(f"{x:.2f}" for x in paired(lambda x, y: x["rps"] / y["rps"], m, "switchyard", "nginx", "full")[1])
+    for m in MODES))
 p("")
 mb = lambda kb: int(kb) / 1024
 idle, peak, end = mb(env["GW_IDLE_RSS_KB"]), mb(env["GW_PEAK_RSS_KB"]), mb(env["GW_END_RSS_KB"])
@@ -105,7 +142,7 @@ try:
     total = db.execute("select count(*) from requests").fetchone()[0]
     by = db.execute("select streamed, outcome, usage_estimated, count(*) from requests "
                     "group by 1,2,3 order by 4 desc").fetchall()
-    sent = sum(r["completed"] for (m, t, ph), r in rows.items() if t == "switchyard")
+    sent = sum(r["completed"] for (m, t, ph), v in runs.items() if t == "switchyard" for r in v.values())
     sent += 2 * int(env.get("WARMUP_N", "0")) + 2  # two warm-ups and two sanity checks
     p(f"request log: {total} rows in requests for {sent} requests the gateway answered "
       "(rows for requests oha cancelled at the deadline come on top); "
@@ -120,28 +157,32 @@ def verdict(ok):
 
 
 aims = []
-jf = rows.get(("json", "switchyard", "full"))
-jn = rows.get(("json", "nginx", "full"))
-if jf:
-    aims.append(f"[{verdict(jf['rps'] >= 10000)}] JSON full load >= 10,000 req/s on one core: {jf['rps']:.0f} req/s"
-                + (f" ({jf['rps'] / jn['rps']:.2f}x the nginx proxy's {jn['rps']:.0f})" if jn else ""))
-jo, jd = rows.get(("json", "switchyard", "open")), rows.get(("json", "direct", "open"))
-if jo and jd:
-    a = jo["p99"] - jd["p99"]
-    aims.append(f"[{verdict(a <= 0.5)}] JSON added p99 at {env.get('RATE')} req/s <= 0.5 ms: {a:+.3f} ms "
-                f"(p50 {jo['p50'] - jd['p50']:+.3f} ms)")
-so, sd = rows.get(("stream", "switchyard", "open")), rows.get(("stream", "direct", "open"))
-if so and sd:
-    a50, a99 = so["p50"] - sd["p50"], so["p99"] - sd["p99"]
+if ("json", "switchyard", "full") in runs:
+    rps = med("rps", "json", "switchyard", "full")
+    xn, _ = paired(lambda x, y: x["rps"] / y["rps"], "json", "switchyard", "nginx", "full")
+    aims.append(f"[{verdict(rps >= 10000)}] JSON full load >= 10,000 req/s on one core: {rps:.0f} req/s"
+                f" ({f(xn, '{:.2f}')}x the nginx proxy's {f(med('rps', 'json', 'nginx', 'full'), '{:.0f}')})")
+if ("json", "switchyard", "open") in runs:
+    a99, _ = paired(lambda x, d: x["p99"] - d["p99"], "json", "switchyard", "direct", "open")
+    a50, _ = paired(lambda x, d: x["p50"] - d["p50"], "json", "switchyard", "direct", "open")
+    n99, _ = paired(lambda x, d: x["p99"] - d["p99"], "json", "nginx", "direct", "open")
+    aims.append(f"[{verdict(a99 <= 0.5)}] JSON added p99 at {env.get('RATE')} req/s <= 0.5 ms: {a99:+.3f} ms "
+                f"(p50 {a50:+.3f} ms; nginx proxy's added p99 {f(n99, '{:+.3f}')} ms)")
+if ("stream", "switchyard", "open") in runs:
+    a50, _ = paired(lambda x, d: x["p50"] - d["p50"], "stream", "switchyard", "direct", "open")
+    a99, _ = paired(lambda x, d: x["p99"] - d["p99"], "stream", "switchyard", "direct", "open")
     aims.append(f"[{verdict(a50 <= 0.3)}] stream first event <= 0.3 ms later than direct (p50): {a50:+.3f} ms "
                 f"(p99 {a99:+.3f} ms)")
 aims.append(f"[{verdict(idle < 20)}] idle RSS < 20 MB: {idle:.1f} MB")
 p("Aims")
 for a in aims:
     p("  " + a)
-if jf and jn and jf["cpu_us"] and jn["cpu_us"]:
-    p(f"  CPU per JSON request at full load: switchyard {jf['cpu_us']:.0f} us vs nginx proxy {jn['cpu_us']:.0f} us "
-      f"({jf['cpu_us'] / jn['cpu_us']:.1f}x); issue's reference points: nginx ~45 us, best-known Rust gateway ~500 us")
+sc, nc = med("cpu_us", "json", "switchyard", "full"), med("cpu_us", "json", "nginx", "full")
+so, no = med("cpu_us", "json", "switchyard", "open"), med("cpu_us", "json", "nginx", "open")
+if sc and nc:
+    p(f"  CPU per JSON request: switchyard {sc:.0f} us vs nginx proxy {nc:.0f} us at full load ({sc / nc:.1f}x),"
+      f" {f(so, '{:.0f}')} vs {f(no, '{:.0f}')} us at {env.get('RATE')} req/s")
+    p("  (issue's reference points on this machine: nginx ~45 us, best-known Rust gateway ~500 us)")
 p("")
 p("Notes: the machine is shared and noisy; compare ratios within this run, not absolute numbers across runs.")
 p("  Streaming latency is oha's full response time: the fake sends its whole SSE body (7 events) in one write,")

@@ -13,7 +13,11 @@
 #   switchyard     127.0.0.1:18080  bench/switchyard-bench.toml (bench/fast, bench/stream)
 # For each of JSON and streaming, against each of direct / nginx / switchyard:
 #   open loop at BENCH_RATE req/s (latency-corrected) and full load at BENCH_CONC connections.
-# Knobs (environment): BENCH_DURATION (10s), BENCH_RATE (1000), BENCH_CONC (50),
+# Targets are interleaved and the whole sequence repeated BENCH_ROUNDS times; the report gives
+# medians over rounds (the machine is shared and noisy), plus how busy the SUT's core was with
+# other work during each phase.
+# Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (4s per phase and round),
+#   BENCH_RATE (1000), BENCH_CONC (50), BENCH_SETTLE (0.5 s after each phase),
 #   BENCH_OPEN_CONC (connections for the open-loop phase, 50), BENCH_WORK (/tmp/sy-bench),
 #   BENCH_WARMUP_N (5000 requests before each target), BENCH_SUT_CPU (0), BENCH_LOAD_CPU (1),
 #   BENCH_SKIP_BUILD (set to skip cargo build).
@@ -22,7 +26,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=${BENCH_WORK:-/tmp/sy-bench}
-DUR=${BENCH_DURATION:-10s}
+DUR=${BENCH_DURATION:-4s}
+ROUNDS=${BENCH_ROUNDS:-3}
+SETTLE=${BENCH_SETTLE:-0.5}
 RATE=${BENCH_RATE:-1000}
 CONC=${BENCH_CONC:-50}
 OPEN_CONC=${BENCH_OPEN_CONC:-50}
@@ -251,39 +257,55 @@ log "sanity checks passed (gateway JSON and SSE through the fake)"
 cpu_ticks() { # utime+stime of a pid (all its threads)
     sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
+core_ticks() { # "busy total" ticks of one CPU from /proc/stat (busy includes steal)
+    awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat
+}
 RECORDS="$WORK/results/records.tsv"
 : >"$RECORDS"
 
-# run_phase MODE TARGET PHASE URL BODY PID_OR_- oha-args...
+# run_phase ROUND MODE TARGET PHASE URL BODY PID_OR_- oha-args...
+# Records the oha JSON, the process's CPU ticks and the SUT core's busy/total ticks.
 run_phase() {
-    local mode=$1 target=$2 phase=$3 url=$4 body=$5 pid=$6
-    shift 6
-    local out="$WORK/results/$mode-$target-$phase.json" t0=0 t1=0
+    local round=$1 mode=$2 target=$3 phase=$4 url=$5 body=$6 pid=$7
+    shift 7
+    local out="$WORK/results/r$round-$mode-$target-$phase.json" t0=0 t1=0 c0 c1
     [ "$pid" != - ] && t0=$(cpu_ticks "$pid")
+    c0=$(core_ticks "$SUT_CPU")
     taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" "${OHA_JSON[@]}" -m POST \
         -H 'content-type: application/json' -d "$body" "$@" "$url" >"$out" 2>"$out.err" ||
         die "oha failed for $mode/$target/$phase: $(cat "$out.err")"
-    sleep 1 # let the gateway's background request-log batches land inside this phase's CPU time
+    sleep "$SETTLE" # let the gateway's background request-log batches land inside this phase
     [ "$pid" != - ] && t1=$(cpu_ticks "$pid")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$target" "$phase" "$out" "$((t1 - t0))" >>"$RECORDS"
+    c1=$(core_ticks "$SUT_CPU")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$target" "$phase" "$out" \
+        "$((t1 - t0))" "$(($(echo "$c1" | cut -d' ' -f1) - $(echo "$c0" | cut -d' ' -f1)))" \
+        "$(($(echo "$c1" | cut -d' ' -f2) - $(echo "$c0" | cut -d' ' -f2)))" >>"$RECORDS"
 }
 
-for mode in json stream; do
-    for target in direct nginx switchyard; do
-        case "$mode/$target" in
-            json/direct) url=$URL_DIRECT_JSON body=$REQ_JSON pid=- ;;
-            json/nginx) url=$URL_PROXY_JSON body=$REQ_JSON pid=$PROXY_WORKER ;;
-            json/switchyard) url=$URL_GW body=$REQ_JSON pid=$GW_PID ;;
-            stream/direct) url=$URL_DIRECT_SSE body=$REQ_SSE pid=- ;;
-            stream/nginx) url=$URL_PROXY_SSE body=$REQ_SSE pid=$PROXY_WORKER ;;
-            stream/switchyard) url=$URL_GW body=$REQ_SSE pid=$GW_PID ;;
-        esac
-        log "$mode / $target: warm-up, open loop ${RATE}/s for $DUR, full load c=$CONC for $DUR"
-        taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
-            -d "$body" -c "$CONC" -n "$WARMUP_N" "$url" >/dev/null 2>&1 || true
-        run_phase "$mode" "$target" open "$url" "$body" "$pid" \
-            -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
-        run_phase "$mode" "$target" full "$url" "$body" "$pid" -c "$CONC" -z "$DUR"
+# Targets are interleaved within each round (and their order rotated between rounds), so that
+# the machine's background noise hits all three alike; the report takes medians over rounds.
+TARGETS=(direct nginx switchyard)
+for round in $(seq 1 "$ROUNDS"); do
+    for mode in json stream; do
+        for i in 0 1 2; do
+            target=${TARGETS[$(((i + round - 1) % 3))]}
+            case "$mode/$target" in
+                json/direct) url=$URL_DIRECT_JSON body=$REQ_JSON pid=- ;;
+                json/nginx) url=$URL_PROXY_JSON body=$REQ_JSON pid=$PROXY_WORKER ;;
+                json/switchyard) url=$URL_GW body=$REQ_JSON pid=$GW_PID ;;
+                stream/direct) url=$URL_DIRECT_SSE body=$REQ_SSE pid=- ;;
+                stream/nginx) url=$URL_PROXY_SSE body=$REQ_SSE pid=$PROXY_WORKER ;;
+                stream/switchyard) url=$URL_GW body=$REQ_SSE pid=$GW_PID ;;
+            esac
+            log "round $round/$ROUNDS $mode / $target: open loop ${RATE}/s for $DUR, full load c=$CONC for $DUR"
+            if [ "$round" = 1 ]; then # warm-up: connections, allocator, caches
+                taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
+                    -d "$body" -c "$CONC" -n "$WARMUP_N" "$url" >/dev/null 2>&1 || true
+            fi
+            run_phase "$round" "$mode" "$target" open "$url" "$body" "$pid" \
+                -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
+            run_phase "$round" "$mode" "$target" full "$url" "$body" "$pid" -c "$CONC" -z "$DUR"
+        done
     done
 done
 
@@ -295,6 +317,6 @@ sleep 1
 # ------------------------------------------------------------------ report
 GW_IDLE_RSS_KB=$GW_IDLE_RSS_KB GW_PEAK_RSS_KB=$GW_PEAK_RSS_KB GW_END_RSS_KB=$GW_END_RSS_KB \
 PROXY_PEAK_RSS_KB=$PROXY_PEAK_RSS_KB CLK_TCK=$(getconf CLK_TCK) DB="$WORK/bench.db" \
-WARMUP_N=$WARMUP_N RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
+ROUNDS=$ROUNDS WARMUP_N=$WARMUP_N RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') \
     python3 "$HERE/report.py" "$RECORDS" | tee "$HERE/last-results.txt"

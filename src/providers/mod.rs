@@ -138,8 +138,10 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
         ProviderKind::Mock => Ok(Arc::new(mock::MockProvider::new(
             decl.mock.clone().unwrap_or_default(),
         ))),
-        ProviderKind::Openai => openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
-            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+        ProviderKind::Openai | ProviderKind::Azure => {
+            openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
+                .map(|p| Arc::new(p) as Arc<dyn Provider>)
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum ProviderKind {
     /// OpenAI's Chat Completions API and every server that speaks it.
     Openai,
+    /// Azure OpenAI: OpenAI's wire format behind deployment URLs and an `api-key` header.
+    Azure,
     /// The built-in, offline, deterministic provider.
     Mock,
 }
@@ -19,6 +21,7 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Openai => "openai",
+            ProviderKind::Azure => "azure",
             ProviderKind::Mock => "mock",
         }
     }
@@ -44,6 +47,11 @@ pub struct ProviderDecl {
     /// Extra headers sent with every upstream request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Azure: the dated `api-version` of the classic deployments URL
+    /// (`{base_url}/openai/deployments/{deployment}/chat/completions?api-version=...`).
+    /// Without it the newer v1 API is used (`{base_url}/openai/v1/chat/completions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Ask OpenAI-compatible upstreams for usage in streams (`stream_options.include_usage`).
@@ -185,8 +193,11 @@ impl ProviderDecl {
             ));
         }
         match (self.kind, &self.base_url) {
-            (ProviderKind::Openai, None) => {
-                return Err(bad("base_url", "required for kind \"openai\""))
+            (ProviderKind::Openai | ProviderKind::Azure, None) => {
+                return Err(bad(
+                    "base_url",
+                    format!("required for kind \"{}\"", self.kind.as_str()),
+                ))
             }
             (_, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                 return Err(bad(
@@ -195,6 +206,9 @@ impl ProviderDecl {
                 ))
             }
             _ => {}
+        }
+        if self.api_version.is_some() && self.kind != ProviderKind::Azure {
+            return Err(bad("api_version", "only allowed for kind \"azure\""));
         }
         if self.mock.is_some() && self.kind != ProviderKind::Mock {
             return Err(bad("mock", "only allowed for kind \"mock\""));

@@ -79,6 +79,8 @@ pub fn split_events(body: &str) -> Vec<String> {
 /// A request the fake received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// Path and query, e.g. `/openai/v1/chat/completions`.
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
     pub raw: Bytes,
@@ -105,8 +107,9 @@ impl Fake {
             replies: replies.into(),
             ..Default::default()
         }));
+        // Any POST path: OpenAI-style `/v1/chat/completions` and Azure's deployment URLs alike.
         let app = Router::new()
-            .route("/v1/chat/completions", post(handle))
+            .route("/{*path}", post(handle))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -136,12 +139,17 @@ impl Fake {
 
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
     let reply = {
         let mut g = inner.lock().unwrap();
         g.received.push(Received {
+            path: uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             headers,
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
             raw,

@@ -8,5 +8,6 @@ mod chat;
 mod fallback;
 mod lifecycle;
 mod models_health;
+mod provider_azure;
 mod sdk;
 mod streaming;

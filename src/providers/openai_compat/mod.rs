@@ -1,6 +1,8 @@
 //! Adapter for OpenAI's Chat Completions API and every server that speaks it (Groq, Together,
-//! DeepSeek, Mistral, vLLM, Ollama, OpenRouter, ...). Requests are forwarded field for field;
-//! only `model` is set and, for streams, usage is requested so the gateway can account for it.
+//! DeepSeek, Mistral, vLLM, Ollama, OpenRouter, ...), and for Azure OpenAI, which speaks the
+//! same format behind other URLs and an `api-key` header. Requests are forwarded field for
+//! field; only `model` is set and, for streams, usage is requested so the gateway can account
+//! for it.
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -10,14 +12,34 @@ use serde_json::value::RawValue;
 use super::http::{self, SseData};
 use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
 use crate::types::json::write_json_string;
-use crate::types::registry::ProviderDecl;
+use crate::types::registry::{ProviderDecl, ProviderKind};
 use crate::types::{RawObject, Usage};
 
 pub struct OpenAiCompat {
     client: reqwest::Client,
-    url: String,
+    target: Target,
     headers: HeaderMap,
     stream_usage: bool,
+}
+
+/// Where requests go.
+enum Target {
+    /// One URL for every model (OpenAI, its clones, Azure's v1 API).
+    Fixed(String),
+    /// Azure's classic URL: the deployment (the endpoint's upstream model) is in the path.
+    AzureDeployment { base: String, api_version: String },
+}
+
+impl Target {
+    fn url(&self, upstream_model: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Target::Fixed(url) => url.as_str().into(),
+            Target::AzureDeployment { base, api_version } => format!(
+                "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
+            )
+            .into(),
+        }
+    }
 }
 
 impl OpenAiCompat {
@@ -31,13 +53,20 @@ impl OpenAiCompat {
             .as_deref()
             .ok_or("base_url is required")?
             .trim_end_matches('/');
+        let azure = decl.kind == ProviderKind::Azure;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(key) = api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+            // Azure takes its resource key in `api-key`; everyone else takes a bearer token.
+            let (name, value) = if azure {
+                (HeaderName::from_static("api-key"), key.trim().to_owned())
+            } else {
+                (AUTHORIZATION, format!("Bearer {}", key.trim()))
+            };
+            let mut v = HeaderValue::from_str(&value)
                 .map_err(|_| "the API key contains characters not allowed in a header")?;
             v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
+            headers.insert(name, v);
         }
         for (name, value) in &decl.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
@@ -46,9 +75,20 @@ impl OpenAiCompat {
                 .map_err(|_| format!("the value of header `{name}` is not valid"))?;
             headers.insert(n, v);
         }
+        let target = match (azure, &decl.api_version) {
+            (true, Some(v)) => Target::AzureDeployment {
+                base: base.to_owned(),
+                api_version: v.clone(),
+            },
+            (true, None) if base.ends_with("/openai/v1") => {
+                Target::Fixed(format!("{base}/chat/completions"))
+            }
+            (true, None) => Target::Fixed(format!("{base}/openai/v1/chat/completions")),
+            (false, _) => Target::Fixed(format!("{base}/chat/completions")),
+        };
         Ok(OpenAiCompat {
             client,
-            url: format!("{base}/chat/completions"),
+            target,
             headers,
             stream_usage: decl.stream_usage,
         })
@@ -82,10 +122,14 @@ impl OpenAiCompat {
         out
     }
 
-    async fn send(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+    async fn send(
+        &self,
+        upstream_model: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let resp = self
             .client
-            .post(&self.url)
+            .post(self.target.url(upstream_model).as_ref())
             .headers(self.headers.clone())
             .body(body)
             .send()
@@ -112,7 +156,9 @@ fn stream_options_with_usage(existing: Option<&RawValue>) -> String {
 #[async_trait]
 impl Provider for OpenAiCompat {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
-        let resp = self.send(self.body(&req, false)).await?;
+        let resp = self
+            .send(req.upstream_model, self.body(&req, false))
+            .await?;
         let bytes = resp.bytes().await.map_err(http::transport_error)?;
         let body = RawObject::parse(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
@@ -138,21 +184,25 @@ impl Provider for OpenAiCompat {
     }
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
-        let resp = self.send(self.body(&req, true)).await?;
+        let resp = self.send(req.upstream_model, self.body(&req, true)).await?;
         let events = http::sse_data(resp.bytes_stream());
         // `[DONE]` ends the stream; anything after it is ignored.
         let chunks = events
             .take_while(|ev| futures::future::ready(!matches!(ev, Ok(SseData::Done))))
-            .map(|ev| match ev {
-                Ok(SseData::Data(data)) => parse_chunk(&data),
-                Ok(SseData::Done) => Err(ProviderError::Malformed("unreachable".into())),
-                Err(e) => Err(e),
+            .filter_map(|ev| {
+                futures::future::ready(match ev {
+                    Ok(SseData::Data(data)) => parse_chunk(&data).transpose(),
+                    Ok(SseData::Done) => None,
+                    Err(e) => Some(Err(e)),
+                })
             });
         Ok(Box::pin(chunks))
     }
 }
 
-fn parse_chunk(data: &str) -> Result<Chunk, ProviderError> {
+/// Parses one stream event; `None` for chunks that carry nothing for the client (Azure opens
+/// its streams with a content-filter report: no choices, no usage).
+fn parse_chunk(data: &str) -> Result<Option<Chunk>, ProviderError> {
     let body = RawObject::parse(data.as_bytes()).map_err(|e| {
         ProviderError::Malformed(format!(
             "stream event is not a JSON object ({e}): {}",
@@ -162,7 +212,9 @@ fn parse_chunk(data: &str) -> Result<Chunk, ProviderError> {
     if let Some(err) = body.get("error").filter(|e| e.get() != "null") {
         return Err(http::in_band_error(err));
     }
-    Chunk::inspect(body)
+    let chunk = Chunk::inspect(body)?;
+    let empty = chunk.body.get("choices").is_some_and(|c| c.get() == "[]") && chunk.usage.is_none();
+    Ok((!empty).then_some(chunk))
 }
 
 #[cfg(test)]
@@ -179,6 +231,7 @@ mod tests {
             base_url: Some("http://localhost:1/v1/".into()),
             api_key_env: None,
             headers: Default::default(),
+            api_version: None,
             enabled: true,
             stream_usage,
             zdr: false,
@@ -197,7 +250,7 @@ mod tests {
         )
         .unwrap();
         let a = adapter(true);
-        assert_eq!(a.url, "http://localhost:1/v1/chat/completions");
+        assert_eq!(a.target.url("m"), "http://localhost:1/v1/chat/completions");
         let req = AttemptRequest {
             chat: &chat,
             upstream_model: "gpt-x",
