@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use crate::fake::{Fake, Reply};
+use crate::fake::{fixture, Fake, Reply};
 use crate::helpers::*;
 
 /// Serves three models through fakes: JSON, stream, and an upstream 400.
@@ -68,5 +68,81 @@ async fn official_node_sdk() {
     ))
     .env("NODE_PATH", modules);
     run_script(cmd, &app).await;
+    app.stop().await;
+}
+
+/// The conformance script's calls, answered in OpenAI's wire format.
+fn openai_conformance_replies() -> Vec<Reply> {
+    let mut schema_answer: serde_json::Value =
+        serde_json::from_str(&fixture("openai/simple.json")).unwrap();
+    schema_answer["choices"][0]["message"]["content"] =
+        r#"{"city":"Florence","country":"Italy"}"#.into();
+    vec![
+        Reply::simple(),
+        Reply::simple_stream(),
+        Reply::simple_stream(),
+        Reply::Json(fixture("openai/tool.json")),
+        Reply::Json(fixture("openai/tool_answer.json")),
+        Reply::Json(schema_answer.to_string()),
+        Reply::simple(),
+        Reply::sse_fixture("openai/tool_streaming.sse"),
+    ]
+}
+
+/// Runs `tests/sdk/conformance.py` against `model` on `app`.
+async fn conformance(app: &TestApp, model: &str) -> bool {
+    let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") else {
+        eprintln!("skipping: SWITCHYARD_TEST_PYTHON is not set");
+        return false;
+    };
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/conformance.py"
+    ))
+    .env("SWITCHYARD_MODEL", model);
+    run_script(cmd, app).await;
+    true
+}
+
+#[tokio::test]
+async fn conformance_openai_compatible() {
+    let fake = Fake::start(openai_conformance_replies()).await;
+    let app = TestApp::spawn(
+        &(provider("fake", &fake.base_url()) + &model("test/m", &[("fake", "up")], &[])),
+    )
+    .await;
+    if conformance(&app, "test/m").await {
+        let sent = fake.received();
+        assert_eq!(sent.len(), 8);
+        // The tool round trip reached the upstream as the client wrote it.
+        assert_eq!(
+            sent[4].body["messages"][1]["tool_calls"][0]["function"]["name"],
+            "weather"
+        );
+        assert_eq!(sent[4].body["messages"][2]["role"], "tool");
+        assert_eq!(sent[5].body["response_format"]["type"], "json_schema");
+        assert_eq!(
+            sent[6].body["messages"][0]["content"][1]["type"],
+            "image_url"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn conformance_azure() {
+    let fake = Fake::start(openai_conformance_replies()).await;
+    let reg = format!(
+        "[[providers]]\nid = \"azure\"\nkind = \"azure\"\nbase_url = \"http://{}\"\n\n",
+        fake.addr
+    ) + &model("azure/m", &[("azure", "deployment")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    if conformance(&app, "azure/m").await {
+        assert!(fake
+            .received()
+            .iter()
+            .all(|r| r.path == "/openai/v1/chat/completions"));
+    }
     app.stop().await;
 }
