@@ -119,32 +119,47 @@ const REQUEST_COLUMNS: &str = "id, created_at, key_id, requested_model, served_m
 
 impl Store {
     /// Writes a batch of records in one transaction: a batch lands whole or not at all.
+    /// Rows go in multi-row INSERTs: one statement per hundred records rather than two per
+    /// record, which matters on SQLite, where every statement is a hop to its worker thread.
     pub async fn insert_records(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
-        let insert_request = format!(
-            "INSERT INTO requests ({REQUEST_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-             ON CONFLICT (id) DO NOTHING"
-        );
+        // 22 and 9 bound values per row keep each statement far below both backends' limits.
+        const REQUESTS_PER_STATEMENT: usize = 100;
+        const ATTEMPTS_PER_STATEMENT: usize = 400;
+        let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
+            .iter()
+            .flat_map(|r| {
+                r.attempts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (r.id.as_str(), i as i64, a))
+            })
+            .collect();
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for r in batch {
-                sqlx::query(&insert_request)
-                    .bind(&r.id).bind(r.created_at).bind(&r.key_id).bind(&r.requested_model)
-                    .bind(&r.served_model).bind(&r.provider).bind(&r.upstream_id).bind(&r.outcome)
-                    .bind(r.status).bind(r.streamed).bind(r.cancelled).bind(r.prompt_tokens)
-                    .bind(r.completion_tokens).bind(r.cached_tokens).bind(r.reasoning_tokens)
-                    .bind(r.usage_estimated).bind(r.cost_nanos).bind(r.latency_ms).bind(r.ttft_ms)
-                    .bind(&r.app_referer).bind(&r.app_title).bind(&r.error)
-                    .execute(&mut *tx).await?;
-                for (i, a) in r.attempts.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO request_attempts (request_id, position, provider, model, upstream_model, outcome, \
-                         status, error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (request_id, position) DO NOTHING")
-                        .bind(&r.id).bind(i as i64).bind(&a.provider).bind(&a.model).bind(&a.upstream_model)
-                        .bind(&a.outcome).bind(a.status).bind(&a.error).bind(a.latency_ms)
-                        .execute(&mut *tx).await?;
-                }
+            for rows in batch.chunks(REQUESTS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO requests ({REQUEST_COLUMNS}) "));
+                q.push_values(rows, |mut b, r| {
+                    b.push_bind(&r.id).push_bind(r.created_at).push_bind(&r.key_id).push_bind(&r.requested_model)
+                        .push_bind(&r.served_model).push_bind(&r.provider).push_bind(&r.upstream_id).push_bind(&r.outcome)
+                        .push_bind(r.status).push_bind(r.streamed).push_bind(r.cancelled).push_bind(r.prompt_tokens)
+                        .push_bind(r.completion_tokens).push_bind(r.cached_tokens).push_bind(r.reasoning_tokens)
+                        .push_bind(r.usage_estimated).push_bind(r.cost_nanos).push_bind(r.latency_ms).push_bind(r.ttft_ms)
+                        .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error);
+                });
+                q.push(" ON CONFLICT (id) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            for rows in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO request_attempts (request_id, position, provider, model, upstream_model, outcome, \
+                     status, error, latency_ms) ",
+                );
+                q.push_values(rows, |mut b, (id, i, a)| {
+                    b.push_bind(*id).push_bind(*i).push_bind(&a.provider).push_bind(&a.model).push_bind(&a.upstream_model)
+                        .push_bind(&a.outcome).push_bind(a.status).push_bind(&a.error).push_bind(a.latency_ms);
+                });
+                q.push(" ON CONFLICT (request_id, position) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

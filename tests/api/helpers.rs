@@ -53,7 +53,7 @@ pub fn model(slug: &str, endpoints: &[(&str, &str)], fallbacks: &[&str]) -> Stri
     s
 }
 
-async fn fresh_database(dir: &std::path::Path) -> String {
+pub async fn fresh_database(dir: &std::path::Path) -> String {
     match std::env::var("SWITCHYARD_TEST_POSTGRES_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;

@@ -10,4 +10,5 @@ mod lifecycle;
 mod models_health;
 mod provider_azure;
 mod sdk;
+mod store_contract;
 mod streaming;
