@@ -80,7 +80,11 @@ async fn store_story() {
         endpoints: vec![endpoint("one"), endpoint("two")],
     };
     store
-        .apply_declarations(&[provider.clone()], &[model.clone()], Origin::Config)
+        .apply_declarations(
+            std::slice::from_ref(&provider),
+            std::slice::from_ref(&model),
+            Origin::Config,
+        )
         .await
         .unwrap();
     model.endpoints = vec![endpoint("three")];
