@@ -24,20 +24,24 @@ pub struct OpenAiCompat {
 
 /// Where requests go.
 enum Target {
-    /// One URL for every model (OpenAI, its clones, Azure's v1 API).
-    Fixed(String),
+    /// One URL for every model (OpenAI, its clones, Azure's v1 API), parsed once.
+    Fixed(reqwest::Url),
     /// Azure's classic URL: the deployment (the endpoint's upstream model) is in the path.
     AzureDeployment { base: String, api_version: String },
 }
 
 impl Target {
-    fn url(&self, upstream_model: &str) -> std::borrow::Cow<'_, str> {
+    fn url(&self, upstream_model: &str) -> Result<reqwest::Url, ProviderError> {
         match self {
-            Target::Fixed(url) => url.as_str().into(),
-            Target::AzureDeployment { base, api_version } => format!(
-                "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
-            )
-            .into(),
+            Target::Fixed(url) => Ok(url.clone()),
+            Target::AzureDeployment { base, api_version } => {
+                let url = format!(
+                    "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
+                );
+                reqwest::Url::parse(&url).map_err(|e| {
+                    ProviderError::Connect(format!("invalid deployment URL {url}: {e}"))
+                })
+            }
         }
     }
 }
@@ -75,16 +79,21 @@ impl OpenAiCompat {
                 .map_err(|_| format!("the value of header `{name}` is not valid"))?;
             headers.insert(n, v);
         }
+        let fixed = |url: String| {
+            reqwest::Url::parse(&url)
+                .map(Target::Fixed)
+                .map_err(|e| format!("`{url}` is not a valid URL: {e}"))
+        };
         let target = match (azure, &decl.api_version) {
             (true, Some(v)) => Target::AzureDeployment {
                 base: base.to_owned(),
                 api_version: v.clone(),
             },
             (true, None) if base.ends_with("/openai/v1") => {
-                Target::Fixed(format!("{base}/chat/completions"))
+                fixed(format!("{base}/chat/completions"))?
             }
-            (true, None) => Target::Fixed(format!("{base}/openai/v1/chat/completions")),
-            (false, _) => Target::Fixed(format!("{base}/chat/completions")),
+            (true, None) => fixed(format!("{base}/openai/v1/chat/completions"))?,
+            (false, _) => fixed(format!("{base}/chat/completions"))?,
         };
         Ok(OpenAiCompat {
             client,
@@ -129,7 +138,7 @@ impl OpenAiCompat {
     ) -> Result<reqwest::Response, ProviderError> {
         let resp = self
             .client
-            .post(self.target.url(upstream_model).as_ref())
+            .post(self.target.url(upstream_model)?)
             .headers(self.headers.clone())
             .body(body)
             .send()
@@ -250,7 +259,10 @@ mod tests {
         )
         .unwrap();
         let a = adapter(true);
-        assert_eq!(a.target.url("m"), "http://localhost:1/v1/chat/completions");
+        assert_eq!(
+            a.target.url("m").unwrap().as_str(),
+            "http://localhost:1/v1/chat/completions"
+        );
         let req = AttemptRequest {
             chat: &chat,
             upstream_model: "gpt-x",
