@@ -13,6 +13,8 @@ pub enum ProviderKind {
     Openai,
     /// The built-in, offline, deterministic provider.
     Mock,
+    /// Google's Gemini API (`generateContent`), translated from and to OpenAI's format.
+    Gemini,
 }
 
 impl ProviderKind {
@@ -20,6 +22,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => "openai",
             ProviderKind::Mock => "mock",
+            ProviderKind::Gemini => "gemini",
         }
     }
 }
@@ -35,6 +38,7 @@ pub struct ProviderDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Base URL of the API, up to and including the version segment (`https://api.openai.com/v1`).
+    /// Required for `openai`; `gemini` defaults to Google's public `v1beta` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key. When set and the variable is
