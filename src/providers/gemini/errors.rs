@@ -5,7 +5,7 @@
 //!
 //! Statuses are adjusted where Google's differ from what they mean for routing:
 //! * an invalid or expired API key arrives as 400 `INVALID_ARGUMENT` with reason
-//!   `API_KEY_INVALID`; it is the gateway's credential, not the client's request, so it
+//!   `API_KEY_INVALID` (or another `API_KEY_*` reason); it is the gateway's credential, not the client's request, so it
 //!   becomes 401 (falls back, reported as a provider-key problem);
 //! * 400 `FAILED_PRECONDITION` (billing not enabled, region not served) is the provider
 //!   account's state, not the request's: 502, which falls back.
@@ -36,9 +36,12 @@ pub fn in_band(error: ErrorBody) -> ProviderError {
 
 fn from_body(http_status: u16, e: ErrorBody, retry_after: Option<Duration>) -> ProviderError {
     let reason = e.details.iter().find_map(|d| d.reason.clone());
-    let status = match (reason.as_deref(), e.status.as_deref()) {
-        (Some("API_KEY_INVALID" | "API_KEY_EXPIRED"), _) | (_, Some("UNAUTHENTICATED")) => 401,
-        (_, Some("FAILED_PRECONDITION")) => 502,
+    let key_problem = reason.as_deref().is_some_and(|r| r.starts_with("API_KEY_"));
+    let status = match e.status.as_deref() {
+        // `API_KEY_INVALID`, `API_KEY_EXPIRED`, ... sent as 400 (403s stay 403).
+        _ if key_problem && http_status == 400 => 401,
+        Some("UNAUTHENTICATED") => 401,
+        Some("FAILED_PRECONDITION") => 502,
         _ => http_status,
     };
     let retry_after = retry_after.or_else(|| {
