@@ -5,6 +5,7 @@
 //! auth or accounting, and they do not decide fallbacks: they classify failures as
 //! `ProviderError` and `routing::policy` decides. Timeouts are applied by `exec`.
 
+pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
@@ -142,6 +143,8 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
             openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
                 .map(|p| Arc::new(p) as Arc<dyn Provider>)
         }
+        ProviderKind::Gemini => gemini::Gemini::new(decl, api_key, ctx.client.clone())
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
     }
 }
 

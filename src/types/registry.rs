@@ -15,6 +15,8 @@ pub enum ProviderKind {
     Azure,
     /// The built-in, offline, deterministic provider.
     Mock,
+    /// Google's Gemini API (`generateContent`), translated from and to OpenAI's format.
+    Gemini,
 }
 
 impl ProviderKind {
@@ -23,6 +25,7 @@ impl ProviderKind {
             ProviderKind::Openai => "openai",
             ProviderKind::Azure => "azure",
             ProviderKind::Mock => "mock",
+            ProviderKind::Gemini => "gemini",
         }
     }
 }
@@ -38,6 +41,7 @@ pub struct ProviderDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Base URL of the API, up to and including the version segment (`https://api.openai.com/v1`).
+    /// Required for `openai`; `gemini` defaults to Google's public `v1beta` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key. When set and the variable is
@@ -182,6 +186,26 @@ fn valid_id(s: &str) -> bool {
 }
 
 impl ProviderDecl {
+    /// A declaration with every optional field at its default (as an empty config table has).
+    pub fn new(id: impl Into<String>, kind: ProviderKind) -> ProviderDecl {
+        ProviderDecl {
+            id: id.into(),
+            kind,
+            name: None,
+            base_url: None,
+            api_key_env: None,
+            headers: BTreeMap::new(),
+            api_version: None,
+            enabled: true,
+            stream_usage: true,
+            zdr: false,
+            collects_data: false,
+            request_timeout_secs: None,
+            first_token_timeout_secs: None,
+            mock: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), DeclError> {
         if !valid_id(&self.id) || self.id.contains('/') {
             return Err(bad(

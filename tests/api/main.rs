@@ -1,6 +1,7 @@
 //! The integration suite: one binary, the real server against fake upstreams.
 
 mod fake;
+mod fake_gemini;
 mod helpers;
 
 mod auth_admin;
@@ -9,6 +10,7 @@ mod fallback;
 mod lifecycle;
 mod models_health;
 mod provider_azure;
+mod provider_gemini;
 mod sdk;
 mod store_contract;
 mod streaming;

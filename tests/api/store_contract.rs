@@ -46,20 +46,9 @@ async fn store_story() {
     // Registry: declare, read back, redeclare (replacing endpoints), bump versions.
     let v0 = store.registry_version().await.unwrap();
     let provider = ProviderDecl {
-        id: "p".into(),
-        kind: ProviderKind::Openai,
-        name: None,
         base_url: Some("http://x/v1".into()),
         api_key_env: Some("K".into()),
-        headers: Default::default(),
-        api_version: None,
-        enabled: true,
-        stream_usage: true,
-        zdr: false,
-        collects_data: false,
-        request_timeout_secs: None,
-        first_token_timeout_secs: None,
-        mock: None,
+        ..ProviderDecl::new("p", ProviderKind::Openai)
     };
     let endpoint = |u: &str| EndpointDecl {
         provider: "p".into(),

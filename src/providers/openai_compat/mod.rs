@@ -234,20 +234,9 @@ mod tests {
 
     fn adapter(stream_usage: bool) -> OpenAiCompat {
         let decl = ProviderDecl {
-            id: "x".into(),
-            kind: ProviderKind::Openai,
-            name: None,
             base_url: Some("http://localhost:1/v1/".into()),
-            api_key_env: None,
-            headers: Default::default(),
-            api_version: None,
-            enabled: true,
             stream_usage,
-            zdr: false,
-            collects_data: false,
-            request_timeout_secs: None,
-            first_token_timeout_secs: None,
-            mock: None,
+            ..ProviderDecl::new("x", ProviderKind::Openai)
         };
         OpenAiCompat::new(&decl, Some("k".into()), reqwest::Client::new()).unwrap()
     }
