@@ -5,6 +5,7 @@
 //! auth or accounting, and they do not decide fallbacks: they classify failures as
 //! `ProviderError` and `routing::policy` decides. Timeouts are applied by `exec`.
 
+pub mod anthropic;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
@@ -139,6 +140,8 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
             decl.mock.clone().unwrap_or_default(),
         ))),
         ProviderKind::Openai => openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+        ProviderKind::Anthropic => anthropic::Anthropic::new(decl, api_key, ctx.client.clone())
             .map(|p| Arc::new(p) as Arc<dyn Provider>),
     }
 }

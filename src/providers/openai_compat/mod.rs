@@ -186,6 +186,7 @@ mod tests {
             request_timeout_secs: None,
             first_token_timeout_secs: None,
             mock: None,
+            default_max_tokens: None,
         };
         OpenAiCompat::new(&decl, Some("k".into()), reqwest::Client::new()).unwrap()
     }
