@@ -1,6 +1,7 @@
 //! The integration suite: one binary, the real server against fake upstreams.
 
 mod fake;
+mod fake_anthropic;
 mod helpers;
 
 mod auth_admin;
@@ -8,5 +9,6 @@ mod chat;
 mod fallback;
 mod lifecycle;
 mod models_health;
+mod provider_anthropic;
 mod sdk;
 mod streaming;
