@@ -155,7 +155,12 @@ fn conversation(
                 }
                 continue;
             }
-            Message::User { content } => (Role::User, user_blocks(content)?),
+            Message::User { content } => {
+                let mut blocks = user_blocks(content)?;
+                // Anthropic rejects blank text blocks; OpenAI accepts blank messages.
+                blocks.retain(|b| !is_blank_text(b));
+                (Role::User, blocks)
+            }
             Message::Tool {
                 content,
                 tool_call_id,
@@ -200,6 +205,10 @@ fn conversation(
         );
     }
     Ok((system, turns))
+}
+
+fn is_blank_text(b: &Block<'_>) -> bool {
+    matches!(b, Block::Text { text } if text.trim().is_empty())
 }
 
 fn system_text(content: &Content) -> Result<Cow<'_, str>, InvalidRequest> {
@@ -305,7 +314,7 @@ fn assistant_blocks(m: &Message, is_last: bool) -> Result<Vec<Block<'_>>, Invali
         }
     }
     // Anthropic rejects empty text blocks; OpenAI clients send `content: ""` with tool calls.
-    blocks.retain(|b| !matches!(b, Block::Text { text } if text.trim().is_empty()));
+    blocks.retain(|b| !is_blank_text(b));
     if is_last && tool_calls.as_ref().is_none_or(|c| c.is_empty()) {
         if let Some(Block::Text { text }) = blocks.last_mut() {
             if text.ends_with(char::is_whitespace) {

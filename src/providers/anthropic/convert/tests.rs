@@ -177,6 +177,7 @@ fn assistant_first_conversations_get_a_user_turn_and_prefill_is_trimmed() {
         {"role": "system", "content": "s"},
         {"role": "assistant", "content": "Hello, how can I help?"},
         {"role": "user", "content": "Count"},
+        {"role": "user", "content": " "},
         {"role": "assistant", "content": "1, 2, "}
     ], "max_completion_tokens": 50, "safety_identifier": "hash-1", "user": "ignored"}));
     assert_eq!(
