@@ -389,6 +389,21 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_providers_need_no_base_url() {
+        let s =
+            p("[[providers]]\nid='claude'\nkind='anthropic'\ndefault_max_tokens=8192\n").unwrap();
+        assert_eq!(s.providers[0].base_url, None);
+        assert_eq!(s.providers[0].default_max_tokens, Some(8192));
+        let e = p("[[providers]]\nid='c'\nkind='anthropic'\ndefault_max_tokens=0\n").unwrap_err();
+        assert_eq!(e.field, "providers[0].default_max_tokens");
+        let e = p(
+            "[[providers]]\nid='o'\nkind='openai'\nbase_url='http://a/v1'\ndefault_max_tokens=9\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "providers[0].default_max_tokens");
+    }
+
+    #[test]
     fn env_overrides_win() {
         let env = EnvOverrides {
             listen: Some("0.0.0.0:9999".into()),

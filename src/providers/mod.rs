@@ -5,6 +5,7 @@
 //! auth or accounting, and they do not decide fallbacks: they classify failures as
 //! `ProviderError` and `routing::policy` decides. Timeouts are applied by `exec`.
 
+pub mod anthropic;
 pub mod gemini;
 pub mod http;
 pub mod mock;
@@ -144,6 +145,8 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
                 .map(|p| Arc::new(p) as Arc<dyn Provider>)
         }
         ProviderKind::Gemini => gemini::Gemini::new(decl, api_key, ctx.client.clone())
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+        ProviderKind::Anthropic => anthropic::Anthropic::new(decl, api_key, ctx.client.clone())
             .map(|p| Arc::new(p) as Arc<dyn Provider>),
     }
 }

@@ -17,6 +17,8 @@ pub enum ProviderKind {
     Mock,
     /// Google's Gemini API (`generateContent`), translated from and to OpenAI's format.
     Gemini,
+    /// Anthropic's Messages API (translated from and to OpenAI's shape).
+    Anthropic,
 }
 
 impl ProviderKind {
@@ -26,6 +28,7 @@ impl ProviderKind {
             ProviderKind::Azure => "azure",
             ProviderKind::Mock => "mock",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::Anthropic => "anthropic",
         }
     }
 }
@@ -75,6 +78,10 @@ pub struct ProviderDecl {
     /// Scenario for `kind = "mock"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockScenario>,
+    /// `kind = "anthropic"`: the output-token cap sent when the client gives none (the
+    /// Messages API requires one). Defaults to 4096, which every Claude model accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_tokens: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -203,6 +210,7 @@ impl ProviderDecl {
             request_timeout_secs: None,
             first_token_timeout_secs: None,
             mock: None,
+            default_max_tokens: None,
         }
     }
 
@@ -236,6 +244,22 @@ impl ProviderDecl {
         }
         if self.mock.is_some() && self.kind != ProviderKind::Mock {
             return Err(bad("mock", "only allowed for kind \"mock\""));
+        }
+        match (self.kind, self.default_max_tokens) {
+            (_, None) => {}
+            (ProviderKind::Anthropic, Some(0)) => {
+                return Err(bad(
+                    "default_max_tokens",
+                    "must be a positive number of tokens",
+                ))
+            }
+            (ProviderKind::Anthropic, Some(_)) => {}
+            (_, Some(_)) => {
+                return Err(bad(
+                    "default_max_tokens",
+                    "only allowed for kind \"anthropic\"",
+                ))
+            }
         }
         for (name, t) in [
             ("request_timeout_secs", self.request_timeout_secs),

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, the real server against fake upstreams.
 
 mod fake;
+mod fake_anthropic;
 mod fake_gemini;
 mod helpers;
 
@@ -9,6 +10,7 @@ mod chat;
 mod fallback;
 mod lifecycle;
 mod models_health;
+mod provider_anthropic;
 mod provider_azure;
 mod provider_gemini;
 mod sdk;

@@ -554,6 +554,7 @@ pub fn usage(u: &wire::UsageMetadata) -> Usage {
         completion_tokens_details: Some(CompletionTokensDetails {
             reasoning_tokens: Some(thoughts),
         }),
+        ..Usage::default()
     }
 }
 

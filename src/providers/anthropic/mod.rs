@@ -1,0 +1,246 @@
+//! Adapter for Anthropic's Messages API (`POST {base_url}/messages`). Requests are translated
+//! from the typed OpenAI view (`convert`), responses and streams back into OpenAI's shape
+//! (`convert`, `stream`); parameters without an Anthropic slot are dropped and reported or
+//! refused (`capabilities`); failures keep Anthropic's status and reason (`errors`).
+
+mod capabilities;
+mod convert;
+mod errors;
+mod stream;
+mod wire;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+
+use super::http::{self, SseData};
+use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use crate::types::openai::{ChatParams, ChunkOut};
+use crate::types::registry::ProviderDecl;
+use crate::types::{now_ms, ChatRequest, RawObject};
+use capabilities::Extras;
+use convert::{Options, ResponseMode};
+use stream::Translator;
+use wire::MessageResponse;
+
+/// The public API, used when the declaration has no `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
+/// The only API version the official SDKs send.
+const API_VERSION: &str = "2023-06-01";
+
+pub struct Anthropic {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    default_max_tokens: u64,
+}
+
+impl Anthropic {
+    pub fn new(
+        decl: &ProviderDecl,
+        api_key: Option<String>,
+        client: reqwest::Client,
+    ) -> Result<Self, String> {
+        let base = decl
+            .base_url
+            .as_deref()
+            .unwrap_or(DEFAULT_BASE_URL)
+            .trim_end_matches('/');
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        if let Some(key) = api_key {
+            let mut v = HeaderValue::from_str(key.trim())
+                .map_err(|_| "the API key contains characters not allowed in a header")?;
+            v.set_sensitive(true);
+            headers.insert("x-api-key", v);
+        }
+        // Declared headers come last: `anthropic-beta` flags, or a different version.
+        for (name, value) in &decl.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+            headers.insert(n, v);
+        }
+        Ok(Anthropic {
+            client,
+            url: format!("{base}/messages"),
+            headers,
+            default_max_tokens: decl
+                .default_max_tokens
+                .unwrap_or(convert::DEFAULT_MAX_TOKENS),
+        })
+    }
+
+    /// The upstream body and how to read the answer. A request this adapter cannot express
+    /// is `Unsupported`, so another endpoint may still serve it.
+    fn body(
+        &self,
+        req: &AttemptRequest<'_>,
+        stream: bool,
+    ) -> Result<(Vec<u8>, ResponseMode), ProviderError> {
+        let params = ChatParams::from_body(&req.chat.body).map_err(ProviderError::Unsupported)?;
+        let extras = Extras::from_body(&req.chat.body).map_err(ProviderError::Unsupported)?;
+        let t = convert::request(
+            &params,
+            &extras,
+            Options {
+                model: req.upstream_model,
+                stream,
+                default_max_tokens: self.default_max_tokens,
+            },
+        )
+        .map_err(ProviderError::Unsupported)?;
+        let bytes = serde_json::to_vec(&t.body)
+            .map_err(|e| ProviderError::Malformed(format!("could not encode the request: {e}")))?;
+        Ok((bytes, t.mode))
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        if !resp.status().is_success() {
+            return Err(errors::from_response(resp).await);
+        }
+        Ok(resp)
+    }
+}
+
+#[async_trait]
+impl Provider for Anthropic {
+    async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
+        let (body, mode) = self.body(&req, false)?;
+        let resp = self.send(body).await?;
+        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let message: MessageResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            // A 200 can still carry an error document.
+            if let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(&bytes) {
+                return errors::from_event(err.error);
+            }
+            ProviderError::Malformed(format!(
+                "response is not an Anthropic message ({e}): {}",
+                http::truncate(&String::from_utf8_lossy(&bytes), 200)
+            ))
+        })?;
+        let out = convert::response(message, mode, now_ms() / 1000);
+        let usage = out.usage.clone();
+        let upstream_id = Some(out.id.clone());
+        let body = RawObject::from_serialize(&out).map_err(|e| {
+            ProviderError::Malformed(format!("could not encode the completion: {e}"))
+        })?;
+        Ok(Completion {
+            body,
+            usage,
+            upstream_id,
+        })
+    }
+
+    async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let (body, mode) = self.body(&req, true)?;
+        let resp = self.send(body).await?;
+        let mut events = Box::pin(http::sse_data(resp.bytes_stream()));
+        let mut translator = Translator::new(mode, now_ms() / 1000);
+        let chunks = async_stream::stream! {
+            loop {
+                let (result, last) = match events.next().await {
+                    Some(Ok(SseData::Data(data))) => (translator.step_data(&data), false),
+                    // Anthropic sends no `[DONE]`; tolerate one from a proxy.
+                    Some(Ok(SseData::Done)) => (Ok(Vec::new()), false),
+                    // A broken body is only an error if the answer was not finished.
+                    Some(Err(e)) => (translator.end().map_err(|_| e), true),
+                    None => (translator.end(), true),
+                };
+                match result {
+                    Ok(out) => {
+                        for c in out {
+                            yield to_chunk(&c);
+                        }
+                    }
+                    Err(e) => {
+                        yield Err(e);
+                        break;
+                    }
+                }
+                if last || translator.is_done() {
+                    break;
+                }
+            }
+        };
+        Ok(Box::pin(chunks))
+    }
+
+    fn dropped_params(&self, chat: &ChatRequest) -> Vec<&'static str> {
+        match (
+            ChatParams::from_body(&chat.body),
+            Extras::from_body(&chat.body),
+        ) {
+            (Ok(p), Ok(extras)) => capabilities::dropped(&chat.body, &p, &extras),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn to_chunk(c: &ChunkOut) -> Result<Chunk, ProviderError> {
+    let body = RawObject::from_serialize(c)
+        .map_err(|e| ProviderError::Malformed(format!("could not encode a chunk: {e}")))?;
+    Chunk::inspect(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::registry::ProviderKind;
+
+    fn decl(base_url: Option<&str>) -> ProviderDecl {
+        ProviderDecl {
+            base_url: base_url.map(str::to_owned),
+            headers: [("anthropic-beta".to_owned(), "x-2025".to_owned())].into(),
+            default_max_tokens: Some(1000),
+            ..ProviderDecl::new("anthropic", ProviderKind::Anthropic)
+        }
+    }
+
+    #[test]
+    fn url_headers_and_defaults() {
+        let a = Anthropic::new(&decl(None), Some("sk-ant".into()), reqwest::Client::new()).unwrap();
+        assert_eq!(a.url, "https://api.anthropic.com/v1/messages");
+        assert_eq!(a.headers["x-api-key"], "sk-ant");
+        assert!(a.headers["x-api-key"].is_sensitive());
+        assert_eq!(a.headers["anthropic-version"], "2023-06-01");
+        assert_eq!(a.headers["anthropic-beta"], "x-2025");
+        assert_eq!(a.default_max_tokens, 1000);
+        let a = Anthropic::new(
+            &decl(Some("http://127.0.0.1:9/v1/")),
+            None,
+            reqwest::Client::new(),
+        )
+        .unwrap();
+        assert_eq!(a.url, "http://127.0.0.1:9/v1/messages");
+        assert!(!a.headers.contains_key("x-api-key"));
+    }
+
+    #[test]
+    fn requests_anthropic_cannot_express_are_unsupported() {
+        let a = Anthropic::new(&decl(None), None, reqwest::Client::new()).unwrap();
+        let chat = ChatRequest::parse(
+            br#"{"model":"m","n":3,"seed":4,"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .unwrap();
+        let req = AttemptRequest {
+            chat: &chat,
+            upstream_model: "claude",
+        };
+        match a.body(&req, false) {
+            Err(ProviderError::Unsupported(e)) => assert_eq!(e.param, Some("n")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(a.dropped_params(&chat), vec!["seed"]);
+    }
+}
