@@ -78,6 +78,11 @@ pub struct ProviderDecl {
     /// Scenario for `kind = "mock"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockScenario>,
+    /// Providers that need images inline (`gemini`): let image URLs point at private,
+    /// loopback and link-local addresses. Off by default, so clients cannot make the gateway
+    /// fetch from its own network.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private_image_urls: bool,
     /// `kind = "anthropic"`: the output-token cap sent when the client gives none (the
     /// Messages API requires one). Defaults to 4096, which every Claude model accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +215,7 @@ impl ProviderDecl {
             request_timeout_secs: None,
             first_token_timeout_secs: None,
             mock: None,
+            allow_private_image_urls: false,
             default_max_tokens: None,
         }
     }

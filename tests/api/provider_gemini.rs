@@ -13,7 +13,8 @@ fn gemini(id: &str, fake: &FakeGemini) -> String {
     // Every test sets the same value, so parallel tests cannot disagree.
     std::env::set_var(KEY_VAR, KEY);
     format!(
-        "[[providers]]\nid = \"{id}\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key_env = \"{KEY_VAR}\"\n\n",
+        "[[providers]]\nid = \"{id}\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key_env = \"{KEY_VAR}\"\n\
+         allow_private_image_urls = true\n\n",
         fake.base_url()
     )
 }
@@ -447,6 +448,27 @@ async fn images_by_url_are_fetched_and_inlined() {
         1,
         "nothing is sent when an image cannot be fetched"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn image_urls_on_private_networks_are_refused_by_default() {
+    let fake = FakeGemini::start(vec![Reply::json_fixture("simple.json")]).await;
+    let registry = one(&fake).replace("allow_private_image_urls = true\n", "");
+    let app = TestApp::spawn(&registry).await;
+    let body = req(json!([{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": fake.image_url("cat.png")}}]}]));
+    let (status, out) = json_of(app.chat(body).await).await;
+    assert_eq!(status, 400, "{out}");
+    assert_eq!(out["error"]["param"], "messages");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("non-public address"),
+        "{out}"
+    );
+    assert_eq!(fake.calls(), 0);
     app.stop().await;
 }
 

@@ -1,8 +1,13 @@
 //! Fetching images the client gave by http(s) URL. Gemini only takes images inline (or from
-//! its own file store), so the gateway downloads them — with the shared client, a time limit,
-//! a size limit and an image content type — and inlines them as base64.
+//! its own file store), so the gateway downloads them — with a time limit, a size limit and an
+//! image content type — and inlines them as base64.
+//!
+//! A client-chosen URL must not turn the gateway into a proxy into its own network: unless the
+//! provider allows it, every host (and every redirect hop) must resolve to public addresses
+//! only, and the connection is pinned to the addresses that were checked.
 
 use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,6 +20,14 @@ use crate::types::InvalidRequest;
 /// Gemini caps a whole inline request at 20 MB.
 const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+const MAX_REDIRECTS: usize = 3;
+
+/// Where image URLs may point.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchPolicy {
+    /// Private, loopback and link-local addresses are allowed (trusted clients only).
+    pub allow_private: bool,
+}
 
 /// The distinct http(s) image URLs of the user messages.
 pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
@@ -53,11 +66,8 @@ pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
 
 /// Downloads every image, concurrently. Any failure refuses the request: the model must not
 /// answer about an image it never saw.
-pub async fn fetch_all(
-    client: &reqwest::Client,
-    urls: Vec<&str>,
-) -> Result<Fetched, InvalidRequest> {
-    let results = futures::future::join_all(urls.iter().map(|url| fetch_one(client, url))).await;
+pub async fn fetch_all(urls: Vec<&str>, policy: FetchPolicy) -> Result<Fetched, InvalidRequest> {
+    let results = futures::future::join_all(urls.iter().map(|url| fetch_one(url, policy))).await;
     let mut out = Fetched::new();
     for (url, result) in urls.into_iter().zip(results) {
         match result {
@@ -79,19 +89,105 @@ pub async fn fetch_all(
     Ok(out)
 }
 
-async fn fetch_one(client: &reqwest::Client, url: &str) -> Result<Inline, String> {
-    let resp = client
-        .get(url)
-        .timeout(FETCH_TIMEOUT)
-        .send()
+/// Resolves the URL's host and checks every address against the policy.
+async fn checked_addrs(url: &reqwest::Url, policy: FetchPolicy) -> Result<Vec<SocketAddr>, String> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let port = url.port_or_known_default().ok_or("the URL has no port")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                e.to_string()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} has no addresses"));
+    }
+    if !policy.allow_private {
+        if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "{host} resolves to a non-public address ({}); the provider does not allow fetching from private networks",
+                bad.ip()
+            ));
+        }
+    }
+    Ok(addrs)
+}
+
+/// Whether an address is on the public internet (not private, loopback, link-local, CGNAT,
+/// documentation, multicast or unspecified).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
             }
-        })?;
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+fn fetch_error(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    }
+}
+
+async fn fetch_one(url: &str, policy: FetchPolicy) -> Result<Inline, String> {
+    let mut current = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+    let mut hops = 0;
+    let resp = loop {
+        let addrs = checked_addrs(&current, policy).await?;
+        let host = current.host_str().unwrap_or_default().to_owned();
+        // A client per fetch, pinned to the checked addresses and following no redirect by
+        // itself: a later DNS answer or a redirect cannot lead somewhere unchecked.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(&host, &addrs)
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(fetch_error)?;
+        let resp = client
+            .get(current.clone())
+            .send()
+            .await
+            .map_err(fetch_error)?;
+        if !resp.status().is_redirection() {
+            break resp;
+        }
+        hops += 1;
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or("a redirect without a Location")?;
+        if hops > MAX_REDIRECTS {
+            return Err("too many redirects".into());
+        }
+        current = current
+            .join(location)
+            .map_err(|e| format!("bad redirect: {e}"))?;
+        if !matches!(current.scheme(), "http" | "https") {
+            return Err("redirected to a non-http(s) URL".into());
+        }
+    };
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status().as_u16()));
     }
@@ -161,6 +257,45 @@ fn truncate(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_public_addresses_pass() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn private_hosts_are_refused_unless_allowed() {
+        let url = reqwest::Url::parse("http://127.0.0.1:9/cat.png").unwrap();
+        let err = checked_addrs(&url, FetchPolicy::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("non-public"), "{err}");
+        assert!(checked_addrs(
+            &url,
+            FetchPolicy {
+                allow_private: true
+            }
+        )
+        .await
+        .is_ok());
+    }
 
     #[test]
     fn extensions_name_image_types() {

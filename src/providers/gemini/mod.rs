@@ -32,6 +32,7 @@ pub struct Gemini {
     client: reqwest::Client,
     base: String,
     headers: HeaderMap,
+    fetch_policy: fetch::FetchPolicy,
 }
 
 impl Gemini {
@@ -65,6 +66,9 @@ impl Gemini {
             client,
             base,
             headers,
+            fetch_policy: fetch::FetchPolicy {
+                allow_private: decl.allow_private_image_urls,
+            },
         })
     }
 
@@ -87,7 +91,7 @@ impl Gemini {
         let fetched = if urls.is_empty() {
             convert::Fetched::new()
         } else {
-            fetch::fetch_all(&self.client, urls)
+            fetch::fetch_all(urls, self.fetch_policy)
                 .await
                 .map_err(ProviderError::Unsupported)?
         };
