@@ -146,3 +146,83 @@ async fn conformance_azure() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn conformance_anthropic() {
+    use crate::fake_anthropic::{FakeAnthropic, Reply as A};
+    let schema_answer = A::message(
+        serde_json::json!([{"type": "text", "text": r#"{"city":"Florence","country":"Italy"}"#}]),
+        "end_turn",
+    );
+    let fake = FakeAnthropic::start(vec![
+        A::recorded("simple.json"),
+        A::recorded_stream("simple_streaming.sse"),
+        A::recorded_stream("simple_streaming.sse"),
+        A::recorded("tool.json"),
+        A::recorded("tool_result.json"),
+        schema_answer,
+        A::recorded("simple.json"),
+        A::recorded_stream("tool_streaming.sse"),
+    ])
+    .await;
+    let app = TestApp::spawn(
+        &(fake.provider("anthropic") + &model("anthropic/m", &[("anthropic", "claude-x")], &[])),
+    )
+    .await;
+    if conformance(&app, "anthropic/m").await {
+        let sent = fake.received();
+        assert_eq!(sent.len(), 8);
+        // The tool round trip became tool_use / tool_result blocks.
+        let turns = &sent[4].body["messages"];
+        assert_eq!(turns[1]["content"][0]["type"], "tool_use");
+        assert_eq!(turns[2]["content"][0]["type"], "tool_result");
+        assert_eq!(
+            sent[5].body["output_config"]["format"]["type"],
+            "json_schema"
+        );
+        assert_eq!(sent[6].body["messages"][0]["content"][1]["type"], "image");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn conformance_gemini() {
+    use crate::fake_gemini::{FakeGemini, Reply as G};
+    let schema_answer = serde_json::json!({
+        "candidates": [{"content": {"parts": [{"text": r#"{"city":"Florence","country":"Italy"}"#}], "role": "model"},
+                        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 8, "totalTokenCount": 18},
+        "modelVersion": "gemini-2.5-flash", "responseId": "resp-schema"
+    });
+    let fake = FakeGemini::start(vec![
+        G::json_fixture("simple.json"),
+        G::sse_fixture("simple_streaming.sse"),
+        G::sse_fixture("simple_streaming.sse"),
+        G::json_fixture("tool.json"),
+        G::json_fixture("tool_result.json"),
+        G::Json(schema_answer.to_string()),
+        G::json_fixture("simple.json"),
+        G::sse_fixture("tool_streaming.sse"),
+    ])
+    .await;
+    // A variable only this test reads.
+    std::env::set_var("SWITCHYARD_TEST_GEMINI_KEY_SDK", crate::fake_gemini::KEY);
+    let reg = format!(
+        "[[providers]]\nid = \"google\"\nkind = \"gemini\"\nbase_url = \"{}\"\napi_key_env = \"SWITCHYARD_TEST_GEMINI_KEY_SDK\"\n\n",
+        fake.base_url(),
+    ) + &model("google/m", &[("google", "gemini-2.5-flash")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    if conformance(&app, "google/m").await {
+        let sent = fake.received();
+        assert_eq!(sent.len(), 8);
+        let turns = &sent[4].body["contents"];
+        assert!(turns[1]["parts"][0]["functionCall"].is_object());
+        assert_eq!(turns[2]["parts"][0]["functionResponse"]["name"], "weather");
+        assert_eq!(
+            sent[5].body["generationConfig"]["responseMimeType"],
+            "application/json"
+        );
+        assert!(sent[6].body["contents"][0]["parts"][1]["inlineData"].is_object());
+    }
+    app.stop().await;
+}
