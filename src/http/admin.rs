@@ -23,7 +23,10 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/keys", get(list_keys).post(create_key))
-        .route("/keys/{id}", axum::routing::delete(revoke_key))
+        .route(
+            "/keys/{id}",
+            axum::routing::delete(revoke_key).patch(rename_key),
+        )
         .route("/providers", get(list_providers).post(upsert_provider))
         .route("/providers/{id}", patch(patch_provider))
         .route("/models", get(list_models).post(upsert_model))
@@ -95,6 +98,19 @@ async fn create_key(
 async fn list_keys(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = s.store.list_keys().await?;
     Ok(Json(json!({ "object": "list", "data": keys })))
+}
+
+async fn rename_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let b: NewKeyBody = json_body(body).await?;
+    if b.name.trim().is_empty() {
+        return Err(invalid("`name` must not be empty", Some("name")));
+    }
+    let row = s.store.rename_key(&id, b.name.trim()).await?;
+    Ok(Json(json!(row)))
 }
 
 async fn revoke_key(

@@ -288,6 +288,17 @@ impl Store {
         Ok(rows)
     }
 
+    /// Renames a key (its label); `NotFound` for an unknown id.
+    pub async fn rename_key(&self, id: &str, name: &str) -> Result<KeyRow, StoreError> {
+        let row = on_pool!(self, p => {
+            sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2").bind(name).bind(id).execute(p).await?;
+            sqlx::query_as::<_, KeyRow>(
+                "SELECT id, name, key_hash, key_prefix, created_at, revoked_at FROM api_keys WHERE id = $1")
+                .bind(id).fetch_optional(p).await?
+        });
+        row.ok_or_else(|| StoreError::NotFound(format!("no key `{id}`")))
+    }
+
     /// Revokes a key; revoking twice is not an error, an unknown id is.
     pub async fn revoke_key(&self, id: &str) -> Result<KeyRow, StoreError> {
         let now = now_ms();

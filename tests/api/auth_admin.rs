@@ -83,6 +83,21 @@ async fn keys_are_required_created_listed_and_revoked() {
     );
 
     let resp = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/keys/{key_id}"),
+            Some(json!({"name": "ci-renamed"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let renamed: Value = resp.json().await.unwrap();
+    assert_eq!(renamed["name"], "ci-renamed");
+    assert_eq!(
+        chat_with_key(&app, Some(&key)).await.status(),
+        200,
+        "renaming keeps the key working"
+    );
+    let resp = app
         .admin(Method::DELETE, &format!("/admin/keys/{key_id}"), None)
         .await;
     assert_eq!(resp.status(), 200);
