@@ -1,6 +1,7 @@
 //! Fetching images the client gave by http(s) URL. Gemini only takes images inline (or from
 //! its own file store), so the gateway downloads them — with the shared client, a time limit,
-//! a size limit and an image content type — and inlines them as base64.
+//! a size limit and an image content type — and inlines them as base64. Bedrock's Converse
+//! has the same limitation and uses this module with its own `Limits`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,13 +9,24 @@ use std::time::Duration;
 use base64::Engine;
 use futures::StreamExt;
 
-use super::convert::{Fetched, Inline};
+pub(crate) use super::convert::{Fetched, Inline};
 use crate::types::openai::{ChatParams, Content, ImageSource, Message, Part};
 use crate::types::InvalidRequest;
 
-/// Gemini caps a whole inline request at 20 MB.
-const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Who the images are fetched for (named in errors) and how large one may be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub provider: &'static str,
+    pub max_bytes: usize,
+}
+
+/// Gemini caps a whole inline request at 20 MB.
+const GEMINI: Limits = Limits {
+    provider: "Gemini",
+    max_bytes: 20 * 1024 * 1024,
+};
 
 /// The distinct http(s) image URLs of the user messages.
 pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
@@ -57,7 +69,20 @@ pub async fn fetch_all(
     client: &reqwest::Client,
     urls: Vec<&str>,
 ) -> Result<Fetched, InvalidRequest> {
-    let results = futures::future::join_all(urls.iter().map(|url| fetch_one(client, url))).await;
+    fetch_all_with(client, urls, GEMINI).await
+}
+
+/// `fetch_all` for another provider's limits.
+pub(crate) async fn fetch_all_with(
+    client: &reqwest::Client,
+    urls: Vec<&str>,
+    limits: Limits,
+) -> Result<Fetched, InvalidRequest> {
+    let results = futures::future::join_all(
+        urls.iter()
+            .map(|url| fetch_one(client, url, limits.max_bytes)),
+    )
+    .await;
     let mut out = Fetched::new();
     for (url, result) in urls.into_iter().zip(results) {
         match result {
@@ -67,8 +92,9 @@ pub async fn fetch_all(
             Err(why) => {
                 return Err(InvalidRequest::new(
                     format!(
-                        "The image at {} could not be fetched to inline it for Gemini: {why}",
-                        truncate(url)
+                        "The image at {} could not be fetched to inline it for {}: {why}",
+                        truncate(url),
+                        limits.provider
                     ),
                     Some("messages"),
                     "invalid_image_url",
@@ -79,7 +105,11 @@ pub async fn fetch_all(
     Ok(out)
 }
 
-async fn fetch_one(client: &reqwest::Client, url: &str) -> Result<Inline, String> {
+async fn fetch_one(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Inline, String> {
     let resp = client
         .get(url)
         .timeout(FETCH_TIMEOUT)
@@ -95,14 +125,8 @@ async fn fetch_one(client: &reqwest::Client, url: &str) -> Result<Inline, String
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status().as_u16()));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
-    {
-        return Err(format!(
-            "larger than {} MB",
-            MAX_IMAGE_BYTES / (1024 * 1024)
-        ));
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(too_large(max_bytes));
     }
     let header_type = resp
         .headers()
@@ -126,11 +150,8 @@ async fn fetch_one(client: &reqwest::Client, url: &str) -> Result<Inline, String
                 e.to_string()
             }
         })?;
-        if body.len() + part.len() > MAX_IMAGE_BYTES {
-            return Err(format!(
-                "larger than {} MB",
-                MAX_IMAGE_BYTES / (1024 * 1024)
-            ));
+        if body.len() + part.len() > max_bytes {
+            return Err(too_large(max_bytes));
         }
         body.extend_from_slice(&part);
     }
@@ -138,6 +159,10 @@ async fn fetch_one(client: &reqwest::Client, url: &str) -> Result<Inline, String
         mime_type,
         data: base64::engine::general_purpose::STANDARD.encode(&body),
     })
+}
+
+fn too_large(max_bytes: usize) -> String {
+    format!("larger than {:.2} MB", max_bytes as f64 / (1024.0 * 1024.0))
 }
 
 fn mime_from_extension(url: &str) -> Option<&'static str> {
