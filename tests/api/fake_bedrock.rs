@@ -209,6 +209,8 @@ async fn image(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "cat.png" => ([("content-type", "image/png")], PNG).into_response(),
         "photo.tiff" => ([("content-type", "image/tiff")], PNG).into_response(),
+        // Over Converse's 3.75 MB image limit.
+        "huge.png" => ([("content-type", "image/png")], vec![0u8; 4 * 1024 * 1024]).into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

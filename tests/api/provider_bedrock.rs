@@ -416,7 +416,7 @@ async fn images_by_url_are_fetched_and_data_urls_inlined() {
             {"image": {"format": "webp", "source": {"bytes": b64}}}
         ])
     );
-    for name in ["missing.png", "photo.tiff"] {
+    for name in ["missing.png", "photo.tiff", "huge.png"] {
         let r = req(json!([{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": fake.image_url(name)}}]}]));
         let (status, out) = json_of(app.chat(r).await).await;

@@ -162,7 +162,12 @@ async fn fetch_one(
 }
 
 fn too_large(max_bytes: usize) -> String {
-    format!("larger than {:.2} MB", max_bytes as f64 / (1024.0 * 1024.0))
+    let mb = max_bytes as f64 / (1024.0 * 1024.0);
+    if mb.fract() == 0.0 {
+        format!("larger than {mb:.0} MB")
+    } else {
+        format!("larger than {mb:.2} MB")
+    }
 }
 
 fn mime_from_extension(url: &str) -> Option<&'static str> {
@@ -186,6 +191,12 @@ fn truncate(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_limits_read_naturally() {
+        assert_eq!(too_large(GEMINI.max_bytes), "larger than 20 MB");
+        assert_eq!(too_large(3_932_160), "larger than 3.75 MB");
+    }
 
     #[test]
     fn extensions_name_image_types() {
