@@ -404,6 +404,31 @@ mod tests {
     }
 
     #[test]
+    fn bedrock_fields() {
+        let s = p("[[providers]]\nid='aws'\nkind='bedrock'\nregion='us-east-1'\naccess_key_env='A'\nsecret_key_env='S'\nsession_token_env='T'\ndefault_max_tokens=2048\n").unwrap();
+        let d = &s.providers[0];
+        assert_eq!(d.base_url, None);
+        assert_eq!(d.region.as_deref(), Some("us-east-1"));
+        assert_eq!(
+            (d.access_key_env.as_deref(), d.secret_key_env.as_deref()),
+            (Some("A"), Some("S"))
+        );
+        for (text, field) in [
+            (
+                "region='us-east-1'\nkind='openai'\nbase_url='http://a/v1'",
+                "region",
+            ),
+            ("kind='bedrock'\nregion='us east'", "region"),
+            ("kind='bedrock'\naccess_key_env='A'", "secret_key_env"),
+            ("kind='bedrock'\nsecret_key_env='S'", "access_key_env"),
+            ("kind='gemini'\nsession_token_env='T'", "session_token_env"),
+        ] {
+            let e = p(&format!("[[providers]]\nid='x'\n{text}\n")).unwrap_err();
+            assert_eq!(e.field, format!("providers[0].{field}"), "{text}");
+        }
+    }
+
+    #[test]
     fn env_overrides_win() {
         let env = EnvOverrides {
             listen: Some("0.0.0.0:9999".into()),

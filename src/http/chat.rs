@@ -12,6 +12,7 @@ use super::sse::{self, Presentation};
 use super::{read_body, AppState, RequestContext};
 use crate::auth;
 use crate::exec::{self, Meter, Outcome, RequestInfo};
+use crate::providers::AttemptRequest;
 use crate::routing;
 use crate::types::ChatRequest;
 
@@ -106,7 +107,10 @@ async fn handle(
         let mut body = completion.body;
         body.insert("model", &attempt.model);
         body.insert("provider", &attempt.provider);
-        let dropped = attempt.adapter.dropped_params(&chat);
+        let dropped = attempt.adapter.dropped_params(AttemptRequest {
+            chat: &chat,
+            upstream_model: &attempt.upstream_model,
+        });
         return Ok(Handled::Json(body.to_vec(), dropped));
     }
 
@@ -122,7 +126,10 @@ async fn handle(
     let keepalive_after = state.settings.routing.keepalive_after;
     match tokio::time::timeout(keepalive_after, &mut pending).await {
         Ok((m, Ok(committed))) => {
-            let dropped = committed.attempt.adapter.dropped_params(&chat);
+            let dropped = committed.attempt.adapter.dropped_params(AttemptRequest {
+                chat: &chat,
+                upstream_model: &committed.attempt.upstream_model,
+            });
             let body = sse::committed_body(committed, m, presentation);
             Ok(Handled::Stream(Body::from_stream(body), dropped))
         }

@@ -6,6 +6,7 @@
 //! `ProviderError` and `routing::policy` decides. Timeouts are applied by `exec`.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod http;
 pub mod mock;
@@ -115,7 +116,9 @@ pub trait Provider: Send + Sync + 'static {
     /// Request parameters this provider cannot honour and leaves out rather than refusing;
     /// the response names them in `x-switchyard-dropped-params`. Parameters it can neither
     /// translate nor drop make `complete`/`stream` fail with `ProviderError::Unsupported`.
-    fn dropped_params(&self, _chat: &ChatRequest) -> Vec<&'static str> {
+    /// The answer may depend on the upstream model (Bedrock serves model families with
+    /// different parameters).
+    fn dropped_params(&self, _req: AttemptRequest<'_>) -> Vec<&'static str> {
         Vec::new()
     }
 }
@@ -147,6 +150,8 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
         ProviderKind::Gemini => gemini::Gemini::new(decl, api_key, ctx.client.clone())
             .map(|p| Arc::new(p) as Arc<dyn Provider>),
         ProviderKind::Anthropic => anthropic::Anthropic::new(decl, api_key, ctx.client.clone())
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+        ProviderKind::Bedrock => bedrock::Bedrock::new(decl, api_key, ctx.client.clone())
             .map(|p| Arc::new(p) as Arc<dyn Provider>),
     }
 }

@@ -19,6 +19,8 @@ pub enum ProviderKind {
     Gemini,
     /// Anthropic's Messages API (translated from and to OpenAI's shape).
     Anthropic,
+    /// AWS Bedrock's Converse / ConverseStream API (translated from and to OpenAI's shape).
+    Bedrock,
 }
 
 impl ProviderKind {
@@ -29,6 +31,7 @@ impl ProviderKind {
             ProviderKind::Mock => "mock",
             ProviderKind::Gemini => "gemini",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Bedrock => "bedrock",
         }
     }
 }
@@ -44,7 +47,8 @@ pub struct ProviderDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Base URL of the API, up to and including the version segment (`https://api.openai.com/v1`).
-    /// Required for `openai`; `gemini` defaults to Google's public `v1beta` URL.
+    /// Required for `openai`; `gemini` defaults to Google's public `v1beta` URL, `anthropic` to
+    /// `https://api.anthropic.com/v1`, `bedrock` to `https://bedrock-runtime.{region}.amazonaws.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key. When set and the variable is
@@ -78,15 +82,34 @@ pub struct ProviderDecl {
     /// Scenario for `kind = "mock"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockScenario>,
-    /// Providers that need images inline (`gemini`): let image URLs point at private,
-    /// loopback and link-local addresses. Off by default, so clients cannot make the gateway
-    /// fetch from its own network.
+    /// Providers that need images inline (`gemini`, `bedrock`): let image URLs point at
+    /// private, loopback and link-local addresses. Off by default, so clients cannot make the
+    /// gateway fetch from its own network.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_private_image_urls: bool,
-    /// `kind = "anthropic"`: the output-token cap sent when the client gives none (the
-    /// Messages API requires one). Defaults to 4096, which every Claude model accepts.
+    /// `kind = "anthropic"` or `"bedrock"`: the output-token cap sent when the client gives none
+    /// (the Messages API requires one). Defaults to 4096, which every Claude model accepts;
+    /// Bedrock sends it for Claude models only unless it is set here (other Bedrock models have
+    /// smaller maxima and their own defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_max_tokens: Option<u64>,
+    /// `kind = "bedrock"`: the AWS region (`us-east-1`), for the default URL and for signing.
+    /// Falls back to the `AWS_REGION`, then `AWS_DEFAULT_REGION` environment variables; with
+    /// none of them the provider stays inactive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `kind = "bedrock"`: names of the environment variables holding the access key id and
+    /// secret access key to sign requests with (SigV4), instead of the standard
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`. Both or neither; when named and unset,
+    /// the provider stays inactive. Credentials are read when the registry is (re)loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
+    /// `kind = "bedrock"`: the variable holding a session token for temporary credentials,
+    /// instead of `AWS_SESSION_TOKEN`. Optional even when named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_env: Option<String>,
 }
 
 fn yes() -> bool {
@@ -217,6 +240,10 @@ impl ProviderDecl {
             mock: None,
             allow_private_image_urls: false,
             default_max_tokens: None,
+            region: None,
+            access_key_env: None,
+            secret_key_env: None,
+            session_token_env: None,
         }
     }
 
@@ -253,20 +280,21 @@ impl ProviderDecl {
         }
         match (self.kind, self.default_max_tokens) {
             (_, None) => {}
-            (ProviderKind::Anthropic, Some(0)) => {
+            (ProviderKind::Anthropic | ProviderKind::Bedrock, Some(0)) => {
                 return Err(bad(
                     "default_max_tokens",
                     "must be a positive number of tokens",
                 ))
             }
-            (ProviderKind::Anthropic, Some(_)) => {}
+            (ProviderKind::Anthropic | ProviderKind::Bedrock, Some(_)) => {}
             (_, Some(_)) => {
                 return Err(bad(
                     "default_max_tokens",
-                    "only allowed for kind \"anthropic\"",
+                    "only allowed for kinds \"anthropic\" and \"bedrock\"",
                 ))
             }
         }
+        self.validate_aws()?;
         for (name, t) in [
             ("request_timeout_secs", self.request_timeout_secs),
             ("first_token_timeout_secs", self.first_token_timeout_secs),
@@ -276,6 +304,48 @@ impl ProviderDecl {
                     return Err(bad(name, "must be a positive number of seconds"));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The Bedrock-only fields.
+    fn validate_aws(&self) -> Result<(), DeclError> {
+        let fields = [
+            ("region", &self.region),
+            ("access_key_env", &self.access_key_env),
+            ("secret_key_env", &self.secret_key_env),
+            ("session_token_env", &self.session_token_env),
+        ];
+        for (name, value) in fields {
+            match value {
+                Some(_) if self.kind != ProviderKind::Bedrock => {
+                    return Err(bad(name, "only allowed for kind \"bedrock\""))
+                }
+                Some(v) if v.trim().is_empty() => return Err(bad(name, "must not be empty")),
+                _ => {}
+            }
+        }
+        if let Some(region) = &self.region {
+            // It becomes part of a host name and of the signing scope.
+            if !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(bad(
+                    "region",
+                    format!("`{region}` is not an AWS region name (like us-east-1)"),
+                ));
+            }
+        }
+        if self.access_key_env.is_some() != self.secret_key_env.is_some() {
+            return Err(bad(
+                if self.access_key_env.is_some() {
+                    "secret_key_env"
+                } else {
+                    "access_key_env"
+                },
+                "access_key_env and secret_key_env go together",
+            ));
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 mod fake;
 mod fake_anthropic;
+mod fake_bedrock;
 mod fake_gemini;
 mod helpers;
 
@@ -12,6 +13,7 @@ mod lifecycle;
 mod models_health;
 mod provider_anthropic;
 mod provider_azure;
+mod provider_bedrock;
 mod provider_gemini;
 mod sdk;
 mod store_contract;

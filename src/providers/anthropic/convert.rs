@@ -25,9 +25,9 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const JSON_TOOL: &str = "json_response";
 /// `reasoning_details[].format` for Anthropic thinking, as OpenRouter names it.
 pub const REASONING_FORMAT: &str = "anthropic-claude-v1";
-/// The user turn put before a conversation that starts with the assistant: Anthropic wants
-/// the first turn to be the user's.
-const PLACEHOLDER_USER_TURN: &str = ".";
+/// The user turn put before a conversation that starts with the assistant: Anthropic (and
+/// Bedrock's Converse) want the first turn to be the user's.
+pub(crate) const PLACEHOLDER_USER_TURN: &str = ".";
 
 /// Per-request settings that do not come from the client.
 #[derive(Debug, Clone, Copy)]
@@ -332,8 +332,8 @@ fn assistant_blocks(m: &Message, is_last: bool) -> Result<Vec<Block<'_>>, Invali
     Ok(blocks)
 }
 
-/// OpenAI `arguments` are JSON text; Anthropic wants the object.
-fn tool_input(call: &ToolCall) -> Result<Value, InvalidRequest> {
+/// OpenAI `arguments` are JSON text; Anthropic (and Bedrock) want the object.
+pub(crate) fn tool_input(call: &ToolCall) -> Result<Value, InvalidRequest> {
     if call.kind != "function" {
         return Err(unsupported(
             "messages",
@@ -352,18 +352,49 @@ fn tool_input(call: &ToolCall) -> Result<Value, InvalidRequest> {
         _ => Err(unsupported(
             "messages",
             format!(
-                "the arguments of tool call `{}` are not a JSON object; Anthropic needs one",
+                "the arguments of tool call `{}` are not a JSON object; the upstream needs one",
                 call.id
             ),
         )),
     }
 }
 
-/// Thinking blocks from `reasoning_details` a client echoes back, in OpenRouter's shape:
-/// `reasoning.text` items (merged per `index`, since clients may send the stream's fragments
-/// as they came) and `reasoning.encrypted` (redacted thinking). Items from other providers'
-/// formats and unsigned text are skipped: Anthropic only accepts its own signed blocks.
+/// Claude thinking a client echoes back, in the order it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EchoedThinking<'a> {
+    Text {
+        text: Cow<'a, str>,
+        signature: &'a str,
+    },
+    /// Redacted thinking: opaque data.
+    Redacted { data: &'a str },
+}
+
+/// Thinking blocks from `reasoning_details` a client echoes back.
 fn echoed_thinking<'a>(details: Option<&'a [Value]>, reasoning: Option<&'a str>) -> Vec<Block<'a>> {
+    echoed_reasoning(details, reasoning)
+        .into_iter()
+        .map(|t| match t {
+            EchoedThinking::Text { text, signature } => Block::Thinking {
+                thinking: text,
+                signature: Cow::Borrowed(signature),
+            },
+            EchoedThinking::Redacted { data } => Block::RedactedThinking {
+                data: Cow::Borrowed(data),
+            },
+        })
+        .collect()
+}
+
+/// Claude thinking from `reasoning_details` in OpenRouter's shape: `reasoning.text` items
+/// (merged per `index`, since clients may send the stream's fragments as they came) and
+/// `reasoning.encrypted` (redacted thinking). Items from other providers' formats and
+/// unsigned text are skipped: Claude only accepts its own signed blocks (on Anthropic's API
+/// and Bedrock alike; signatures are valid on both).
+pub(crate) fn echoed_reasoning<'a>(
+    details: Option<&'a [Value]>,
+    reasoning: Option<&'a str>,
+) -> Vec<EchoedThinking<'a>> {
     struct Group<'a> {
         index: Option<u64>,
         text: Cow<'a, str>,
@@ -395,12 +426,7 @@ fn echoed_thinking<'a>(details: Option<&'a [Value]>, reasoning: Option<&'a str>)
             }
             Some("reasoning.encrypted") => {
                 if let Some(data) = d.get("data").and_then(Value::as_str) {
-                    blocks.push((
-                        index,
-                        Block::RedactedThinking {
-                            data: Cow::Borrowed(data),
-                        },
-                    ));
+                    blocks.push((index, EchoedThinking::Redacted { data }));
                 }
             }
             _ => {}
@@ -416,13 +442,7 @@ fn echoed_thinking<'a>(details: Option<&'a [Value]>, reasoning: Option<&'a str>)
             (true, Some(r)) if single => Cow::Borrowed(r),
             _ => g.text,
         };
-        blocks.push((
-            g.index,
-            Block::Thinking {
-                thinking: text,
-                signature: Cow::Borrowed(signature),
-            },
-        ));
+        blocks.push((g.index, EchoedThinking::Text { text, signature }));
     }
     blocks.sort_by_key(|(i, _)| i.unwrap_or(u64::MAX));
     blocks.into_iter().map(|(_, b)| b).collect()

@@ -3,8 +3,10 @@
 //! (`convert`, `stream`); parameters without an Anthropic slot are dropped and reported or
 //! refused (`capabilities`); failures keep Anthropic's status and reason (`errors`).
 
-mod capabilities;
-mod convert;
+// `capabilities` and `convert` are shared with the Bedrock adapter, which serves Claude too
+// (thinking budgets, sampling limits, echoed thinking, the JSON tool).
+pub(crate) mod capabilities;
+pub(crate) mod convert;
 mod errors;
 mod stream;
 mod wire;
@@ -17,7 +19,7 @@ use super::http::{self, SseData};
 use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
-use crate::types::{now_ms, ChatRequest, RawObject};
+use crate::types::{now_ms, RawObject};
 use capabilities::Extras;
 use convert::{Options, ResponseMode};
 use stream::Translator;
@@ -176,7 +178,8 @@ impl Provider for Anthropic {
         Ok(Box::pin(chunks))
     }
 
-    fn dropped_params(&self, chat: &ChatRequest) -> Vec<&'static str> {
+    fn dropped_params(&self, req: AttemptRequest<'_>) -> Vec<&'static str> {
+        let chat = req.chat;
         match (
             ChatParams::from_body(&chat.body),
             Extras::from_body(&chat.body),
@@ -197,6 +200,7 @@ fn to_chunk(c: &ChunkOut) -> Result<Chunk, ProviderError> {
 mod tests {
     use super::*;
     use crate::types::registry::ProviderKind;
+    use crate::types::ChatRequest;
 
     fn decl(base_url: Option<&str>) -> ProviderDecl {
         ProviderDecl {
@@ -241,6 +245,6 @@ mod tests {
             Err(ProviderError::Unsupported(e)) => assert_eq!(e.param, Some("n")),
             other => panic!("{other:?}"),
         }
-        assert_eq!(a.dropped_params(&chat), vec!["seed"]);
+        assert_eq!(a.dropped_params(req), vec!["seed"]);
     }
 }

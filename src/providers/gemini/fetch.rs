@@ -1,6 +1,7 @@
 //! Fetching images the client gave by http(s) URL. Gemini only takes images inline (or from
 //! its own file store), so the gateway downloads them — with a time limit, a size limit and an
-//! image content type — and inlines them as base64.
+//! image content type — and inlines them as base64. Bedrock's Converse has the same limitation
+//! and uses this module with its own `Limits`.
 //!
 //! A client-chosen URL must not turn the gateway into a proxy into its own network: unless the
 //! provider allows it, every host (and every redirect hop) must resolve to public addresses
@@ -13,12 +14,10 @@ use std::time::Duration;
 use base64::Engine;
 use futures::StreamExt;
 
-use super::convert::{Fetched, Inline};
+pub(crate) use super::convert::{Fetched, Inline};
 use crate::types::openai::{ChatParams, Content, ImageSource, Message, Part};
 use crate::types::InvalidRequest;
 
-/// Gemini caps a whole inline request at 20 MB.
-const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 const MAX_REDIRECTS: usize = 3;
 
@@ -28,6 +27,19 @@ pub struct FetchPolicy {
     /// Private, loopback and link-local addresses are allowed (trusted clients only).
     pub allow_private: bool,
 }
+
+/// Who the images are fetched for (named in errors) and how large one may be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub provider: &'static str,
+    pub max_bytes: usize,
+}
+
+/// Gemini caps a whole inline request at 20 MB.
+const GEMINI: Limits = Limits {
+    provider: "Gemini",
+    max_bytes: 20 * 1024 * 1024,
+};
 
 /// The distinct http(s) image URLs of the user messages.
 pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
@@ -67,7 +79,20 @@ pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
 /// Downloads every image, concurrently. Any failure refuses the request: the model must not
 /// answer about an image it never saw.
 pub async fn fetch_all(urls: Vec<&str>, policy: FetchPolicy) -> Result<Fetched, InvalidRequest> {
-    let results = futures::future::join_all(urls.iter().map(|url| fetch_one(url, policy))).await;
+    fetch_all_with(urls, policy, GEMINI).await
+}
+
+/// `fetch_all` for another provider's limits.
+pub(crate) async fn fetch_all_with(
+    urls: Vec<&str>,
+    policy: FetchPolicy,
+    limits: Limits,
+) -> Result<Fetched, InvalidRequest> {
+    let results = futures::future::join_all(
+        urls.iter()
+            .map(|url| fetch_one(url, policy, limits.max_bytes)),
+    )
+    .await;
     let mut out = Fetched::new();
     for (url, result) in urls.into_iter().zip(results) {
         match result {
@@ -77,8 +102,9 @@ pub async fn fetch_all(urls: Vec<&str>, policy: FetchPolicy) -> Result<Fetched, 
             Err(why) => {
                 return Err(InvalidRequest::new(
                     format!(
-                        "The image at {} could not be fetched to inline it for Gemini: {why}",
-                        truncate(url)
+                        "The image at {} could not be fetched to inline it for {}: {why}",
+                        truncate(url),
+                        limits.provider
                     ),
                     Some("messages"),
                     "invalid_image_url",
@@ -150,7 +176,7 @@ fn fetch_error(e: reqwest::Error) -> String {
     }
 }
 
-async fn fetch_one(url: &str, policy: FetchPolicy) -> Result<Inline, String> {
+async fn fetch_one(url: &str, policy: FetchPolicy, max_bytes: usize) -> Result<Inline, String> {
     let mut current = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
     let mut hops = 0;
     let resp = loop {
@@ -191,14 +217,8 @@ async fn fetch_one(url: &str, policy: FetchPolicy) -> Result<Inline, String> {
     if !resp.status().is_success() {
         return Err(format!("HTTP {}", resp.status().as_u16()));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
-    {
-        return Err(format!(
-            "larger than {} MB",
-            MAX_IMAGE_BYTES / (1024 * 1024)
-        ));
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(too_large(max_bytes));
     }
     let header_type = resp
         .headers()
@@ -222,11 +242,8 @@ async fn fetch_one(url: &str, policy: FetchPolicy) -> Result<Inline, String> {
                 e.to_string()
             }
         })?;
-        if body.len() + part.len() > MAX_IMAGE_BYTES {
-            return Err(format!(
-                "larger than {} MB",
-                MAX_IMAGE_BYTES / (1024 * 1024)
-            ));
+        if body.len() + part.len() > max_bytes {
+            return Err(too_large(max_bytes));
         }
         body.extend_from_slice(&part);
     }
@@ -234,6 +251,15 @@ async fn fetch_one(url: &str, policy: FetchPolicy) -> Result<Inline, String> {
         mime_type,
         data: base64::engine::general_purpose::STANDARD.encode(&body),
     })
+}
+
+fn too_large(max_bytes: usize) -> String {
+    let mb = max_bytes as f64 / (1024.0 * 1024.0);
+    if mb.fract() == 0.0 {
+        format!("larger than {mb:.0} MB")
+    } else {
+        format!("larger than {mb:.2} MB")
+    }
 }
 
 fn mime_from_extension(url: &str) -> Option<&'static str> {
@@ -257,6 +283,12 @@ fn truncate(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_limits_read_naturally() {
+        assert_eq!(too_large(GEMINI.max_bytes), "larger than 20 MB");
+        assert_eq!(too_large(3_932_160), "larger than 3.75 MB");
+    }
 
     #[test]
     fn only_public_addresses_pass() {

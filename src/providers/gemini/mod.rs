@@ -10,7 +10,8 @@
 mod capabilities;
 mod convert;
 mod errors;
-mod fetch;
+// Shared with the Bedrock adapter, which cannot take image URLs either.
+pub(crate) mod fetch;
 mod schema;
 mod stream;
 mod wire;
@@ -195,8 +196,8 @@ impl Provider for Gemini {
         Ok(Box::pin(chunks))
     }
 
-    fn dropped_params(&self, chat: &ChatRequest) -> Vec<&'static str> {
-        capabilities::dropped(chat)
+    fn dropped_params(&self, req: AttemptRequest<'_>) -> Vec<&'static str> {
+        capabilities::dropped(req.chat)
     }
 }
 
