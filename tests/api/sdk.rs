@@ -226,3 +226,46 @@ async fn conformance_gemini() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn conformance_bedrock() {
+    use crate::fake_bedrock::{recorded_frames, text_frames, FakeBedrock, Reply as B};
+    use serde_json::json;
+    let fake = FakeBedrock::start(vec![
+        B::message(json!([{"text": "Olá!"}]), "end_turn"),
+        B::Stream(text_frames(&["Ol", "á!"], "end_turn")),
+        B::Stream(text_frames(&["Ol", "á!"], "end_turn")),
+        B::message(
+            json!([{"toolUse": {"toolUseId": "tooluse_1", "name": "weather", "input": {"location": "Florence, Italy"}}}]),
+            "tool_use",
+        ),
+        B::message(json!([{"text": "It is 40 C and sunny in Florence."}]), "end_turn"),
+        B::message(
+            json!([{"toolUse": {"toolUseId": "j", "name": "json_response", "input": {"city": "Florence", "country": "Italy"}}}]),
+            "tool_use",
+        ),
+        B::message(json!([{"text": "A single pixel."}]), "end_turn"),
+        B::Stream(recorded_frames("invoke_tool_call_streaming.bin")),
+    ])
+    .await;
+    let reg = fake.provider("bedrock")
+        + &model(
+            "aws/claude",
+            &[("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")],
+            &[],
+        );
+    let app = TestApp::spawn(&reg).await;
+    if conformance(&app, "aws/claude").await {
+        let sent = fake.received();
+        assert_eq!(sent.len(), 8);
+        let turns = &sent[4].body["messages"];
+        assert!(turns[1]["content"][0]["toolUse"].is_object());
+        assert!(turns[2]["content"][0]["toolResult"].is_object());
+        assert_eq!(
+            sent[5].body["toolConfig"]["toolChoice"]["tool"]["name"],
+            "json_response"
+        );
+        assert!(sent[6].body["messages"][0]["content"][1]["image"].is_object());
+    }
+    app.stop().await;
+}
