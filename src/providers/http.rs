@@ -158,6 +158,13 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 pub async fn error_from_response(resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
     let retry = retry_after(resp.headers());
+    let body = error_body(resp).await;
+    status_error(status, &body, retry)
+}
+
+/// Reads an error response's body, at most about 64 KiB of it: enough for any error message,
+/// bounded against an upstream that streams garbage.
+pub async fn error_body(resp: reqwest::Response) -> Vec<u8> {
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(part)) = stream.next().await {
@@ -166,7 +173,23 @@ pub async fn error_from_response(resp: reqwest::Response) -> ProviderError {
             break;
         }
     }
-    status_error(status, &body, retry)
+    body
+}
+
+/// Adds the provider's declared extra headers (`headers = {...}` in its config).
+pub fn declared_headers(
+    decl: &crate::types::registry::ProviderDecl,
+    headers: &mut reqwest::header::HeaderMap,
+) -> Result<(), String> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    for (name, value) in &decl.headers {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a valid header name"))?;
+        let v = HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header `{name}` is not valid"))?;
+        headers.insert(n, v);
+    }
+    Ok(())
 }
 
 /// One SSE event's data, or the end marker.

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-
 use super::wire::{ErrorBody, ErrorDetail};
 use crate::providers::http;
 use crate::providers::ProviderError;
@@ -83,14 +81,7 @@ pub async fn from_response(resp: reqwest::Response) -> ProviderError {
         .get("request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(part)) = stream.next().await {
-        body.extend_from_slice(&part);
-        if body.len() > 64 * 1024 {
-            break;
-        }
-    }
+    let body = http::error_body(resp).await;
     from_body(code, &body, request_id.as_deref(), retry)
 }
 

@@ -13,7 +13,7 @@ mod wire;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use super::http::{self, SseData};
 use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
@@ -58,13 +58,7 @@ impl Anthropic {
             headers.insert("x-api-key", v);
         }
         // Declared headers come last: `anthropic-beta` flags, or a different version.
-        for (name, value) in &decl.headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-            headers.insert(n, v);
-        }
+        http::declared_headers(decl, &mut headers)?;
         Ok(Anthropic {
             client,
             url: format!("{base}/messages"),

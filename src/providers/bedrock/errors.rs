@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-
 use super::wire::ErrorBody;
 use crate::providers::http;
 use crate::providers::ProviderError;
@@ -125,14 +123,7 @@ pub async fn from_response(resp: reqwest::Response) -> ProviderError {
     };
     let error_type = header("x-amzn-errortype");
     let request_id = header("x-amzn-requestid");
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(part)) = stream.next().await {
-        body.extend_from_slice(&part);
-        if body.len() > 64 * 1024 {
-            break;
-        }
-    }
+    let body = http::error_body(resp).await;
     from_parts(
         status,
         error_type.as_deref(),

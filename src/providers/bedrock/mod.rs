@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
 use super::gemini::fetch::{self, Fetched, Limits};
 use super::http;
@@ -168,13 +168,7 @@ impl Bedrock {
         };
         reqwest::Url::parse(&base).map_err(|e| format!("base_url `{base}`: {e}"))?;
         let mut headers = HeaderMap::new();
-        for (name, value) in &decl.headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-            headers.insert(n, v);
-        }
+        http::declared_headers(decl, &mut headers)?;
         Ok(Bedrock {
             client,
             base,

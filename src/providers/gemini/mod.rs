@@ -18,7 +18,7 @@ mod wire;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use super::http::{self, SseData};
 use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
@@ -56,13 +56,7 @@ impl Gemini {
             v.set_sensitive(true);
             headers.insert("x-goog-api-key", v);
         }
-        for (name, value) in &decl.headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-            headers.insert(n, v);
-        }
+        http::declared_headers(decl, &mut headers)?;
         Ok(Gemini {
             client,
             base,
@@ -115,14 +109,7 @@ impl Gemini {
         }
         let status = resp.status().as_u16();
         let retry = http::retry_after(resp.headers());
-        let mut body = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(Ok(part)) = stream.next().await {
-            body.extend_from_slice(&part);
-            if body.len() > 64 * 1024 {
-                break;
-            }
-        }
+        let body = http::error_body(resp).await;
         Err(errors::from_response(status, &body, retry))
     }
 }

@@ -72,13 +72,7 @@ impl OpenAiCompat {
             v.set_sensitive(true);
             headers.insert(name, v);
         }
-        for (name, value) in &decl.headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let v = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of header `{name}` is not valid"))?;
-            headers.insert(n, v);
-        }
+        http::declared_headers(decl, &mut headers)?;
         let fixed = |url: String| {
             reqwest::Url::parse(&url)
                 .map(Target::Fixed)
