@@ -14,7 +14,47 @@ CLK_TCK = int(env.get("CLK_TCK", "100"))
 DEADLINE_MARKERS = ("deadline", "aborted")
 
 
+def pct(sorted_vals, q):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_vals:
+        return 0.0
+    i = max(0, min(len(sorted_vals) - 1, int(round(q / 100 * len(sorted_vals) + 0.5)) - 1))
+    return sorted_vals[i]
+
+
+def load_csv(path):
+    """oha's per-request CSV (successful requests only): request-duration is latency-corrected,
+    Response-delay is the time from sending to the first body byte (the first SSE event)."""
+    dur, first, ok, bad, t_first, t_last = [], [], 0, 0, None, None
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        i_start, i_first, i_dur, i_status = (header.index(c) for c in
+                                             ("request-start", "Response-delay", "request-duration", "status"))
+        for line in f:
+            c = line.strip().split(",")
+            if len(c) < len(header):
+                continue
+            st = float(c[i_start])
+            t_first = st if t_first is None else min(t_first, st)
+            t_last = st if t_last is None else max(t_last, st)
+            if c[i_status].startswith("2"):
+                ok += 1
+                dur.append(float(c[i_dur]) * 1e3)
+                first.append(float(c[i_first]) * 1e3)
+            else:
+                bad += 1
+    dur.sort()
+    first.sort()
+    span = (t_last - t_first) if t_first is not None and t_last > t_first else 0
+    return {"ok": ok, "completed": ok + bad, "failed": bad, "errors": {},
+            "rps": ok / span if span else 0.0,
+            "p50": pct(dur, 50), "p99": pct(dur, 99),
+            "first_p50": pct(first, 50), "first_p99": pct(first, 99)}
+
+
 def load(path):
+    if path.endswith(".csv"):
+        return load_csv(path)
     with open(path) as f:
         d = json.load(f)
     codes = {k: int(v) for k, v in (d.get("statusCodeDistribution") or {}).items()}
@@ -88,6 +128,8 @@ p(f"{ROUNDS} interleaved rounds, {env.get('DUR')} per phase; figures are medians
 p("CPU us/req: utime+stime delta of the process over the phase (+settle) / completed requests."
   f" other%: CPU{env.get('SUT_CPU')} busy with anything but the")
 p("process under test (other tenants, kernel softirq) during the phase: high values mean a noisy phase.")
+p("cap/s: 1e6 / CPU us/req, the rate one core could sustain at that CPU cost (robust to noise; the nginx")
+p("proxy's measured req/s is often capped by the load generator's core, not its own).")
 p("")
 p(f"Open loop: {env.get('RATE')} req/s (oha -q, --latency-correction); latency in ms")
 p(f"{'mode':<7}{'target':<12}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'CPU us/req':>12}{'other%':>8}{'failed':>8}")
@@ -102,10 +144,21 @@ for m in MODES:
         p(f"{m:<7}{t:<12}{med('p50', m, t, 'open'):>8.3f}{med('p99', m, t, 'open'):>8.3f}"
           f"{f(add50, '{:+.3f}'):>8}{f(add99, '{:+.3f}'):>8}{f(med('cpu_us', m, t, 'open'), '{:.0f}'):>12}"
           f"{f(med('other', m, t, 'open'), '{:.0f}'):>8}{failed(m, t, 'open'):>8}")
+if any("first_p50" in x for k, v in runs.items() if k[2] == "open" for x in v.values()):
+    p("  stream first event (first body byte; from sending, not latency-corrected), ms:")
+    for t in TARGETS:
+        if ("stream", t, "open") not in runs:
+            continue
+        line = f"    {t:<11} p50 {med('first_p50', 'stream', t, 'open'):.3f}  p99 {med('first_p99', 'stream', t, 'open'):.3f}"
+        if t != "direct":
+            a50, _ = paired(lambda x, d: x["first_p50"] - d["first_p50"], "stream", t, "direct", "open")
+            a99, _ = paired(lambda x, d: x["first_p99"] - d["first_p99"], "stream", t, "direct", "open")
+            line += f"   added p50 {a50:+.3f}  p99 {a99:+.3f}"
+        p(line)
 p("")
 p(f"Full load: {env.get('CONC')} connections")
 p(f"{'mode':<7}{'target':<12}{'req/s':>9}{'xnginx':>8}{'xdirect':>8}{'p50 ms':>8}{'p99 ms':>8}"
-  f"{'CPU us/req':>12}{'CPU xnginx':>11}{'other%':>8}{'failed':>8}")
+  f"{'CPU us/req':>12}{'CPU xnginx':>11}{'cap/s':>8}{'other%':>8}{'failed':>8}")
 for m in MODES:
     for t in TARGETS:
         if (m, t, "full") not in runs:
@@ -120,6 +173,7 @@ for m in MODES:
         p(f"{m:<7}{t:<12}{med('rps', m, t, 'full'):>9.0f}{f(xn, '{:.2f}'):>8}{f(xd, '{:.2f}'):>8}"
           f"{med('p50', m, t, 'full'):>8.3f}{med('p99', m, t, 'full'):>8.3f}"
           f"{f(med('cpu_us', m, t, 'full'), '{:.0f}'):>12}{f(cx, '{:.1f}x'):>11}"
+          f"{f(1e6 / med('cpu_us', m, t, 'full') if med('cpu_us', m, t, 'full') else None, '{:.0f}'):>8}"
           f"{f(med('other', m, t, 'full'), '{:.0f}'):>8}{failed(m, t, 'full'):>8}")
 for k, v in sorted(runs.items()):
     for rnd, r in sorted(v.items()):
@@ -169,14 +223,22 @@ if ("json", "switchyard", "open") in runs:
     aims.append(f"[{verdict(a99 <= 0.5)}] JSON added p99 at {env.get('RATE')} req/s <= 0.5 ms: {a99:+.3f} ms "
                 f"(p50 {a50:+.3f} ms; nginx proxy's added p99 {f(n99, '{:+.3f}')} ms)")
 if ("stream", "switchyard", "open") in runs:
-    a50, _ = paired(lambda x, d: x["p50"] - d["p50"], "stream", "switchyard", "direct", "open")
-    a99, _ = paired(lambda x, d: x["p99"] - d["p99"], "stream", "switchyard", "direct", "open")
-    aims.append(f"[{verdict(a50 <= 0.3)}] stream first event <= 0.3 ms later than direct (p50): {a50:+.3f} ms "
-                f"(p99 {a99:+.3f} ms)")
+    k50, k99 = ("first_p50", "first_p99") if "first_p50" in next(iter(runs[("stream", "switchyard", "open")].values())) \
+        else ("p50", "p99")
+    a50, _ = paired(lambda x, d: x[k50] - d[k50], "stream", "switchyard", "direct", "open")
+    a99, _ = paired(lambda x, d: x[k99] - d[k99], "stream", "switchyard", "direct", "open")
+    aims.append(f"[{verdict(a50 <= 0.3)}] stream first event <= 0.3 ms later than direct (p50, at {env.get('RATE')} req/s): "
+                f"{a50:+.3f} ms (p99 {a99:+.3f} ms)")
 aims.append(f"[{verdict(idle < 20)}] idle RSS < 20 MB: {idle:.1f} MB")
 p("Aims")
 for a in aims:
     p("  " + a)
+noisy = [(k, max(x["other"] for x in v.values())) for k, v in sorted(runs.items())
+         if k[1] != "direct" and max((x["other"] or 0) for x in v.values()) > 20]
+if noisy:
+    p(f"  WARNING: CPU{env.get('SUT_CPU')} was busy with other work during " + ", ".join(
+        f"{'/'.join(k)} (up to {o:.0f}%)" for k, o in noisy[:6]) + (" ..." if len(noisy) > 6 else "")
+      + ": latency tails and req/s are unreliable in this run; CPU us/req much less so. Rerun on a quiet machine.")
 sc, nc = med("cpu_us", "json", "switchyard", "full"), med("cpu_us", "json", "nginx", "full")
 so, no = med("cpu_us", "json", "switchyard", "open"), med("cpu_us", "json", "nginx", "open")
 if sc and nc:
@@ -185,6 +247,8 @@ if sc and nc:
     p("  (issue's reference points on this machine: nginx ~45 us, best-known Rust gateway ~500 us)")
 p("")
 p("Notes: the machine is shared and noisy; compare ratios within this run, not absolute numbers across runs.")
-p("  Streaming latency is oha's full response time: the fake sends its whole SSE body (7 events) in one write,")
-p("  so full response time ~ time to first event. 'failed' excludes requests oha cancelled at the -z deadline.")
+p("  Streaming p50/p99 in the tables are oha's full response times; the fake sends its whole SSE body")
+p("  (7 events) in one write, so they are close to time to first event, measured directly above from oha's")
+p("  per-request CSV (which lists successful requests only: 'failed' is 0 there by construction).")
+p("  'failed' excludes requests oha cancelled at the -z deadline (the gateway logs those as cancelled).")
 print("\n".join(out))

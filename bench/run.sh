@@ -20,7 +20,9 @@
 #   BENCH_RATE (1000), BENCH_CONC (50), BENCH_SETTLE (0.5 s after each phase),
 #   BENCH_OPEN_CONC (connections for the open-loop phase, 50), BENCH_WORK (/tmp/sy-bench),
 #   BENCH_WARMUP_N (5000 requests before each target), BENCH_SUT_CPU (0), BENCH_LOAD_CPU (1),
-#   BENCH_SKIP_BUILD (set to skip cargo build).
+#   BENCH_REV (build this git commit from a clean export instead of the work tree),
+#   BENCH_SKIP_BUILD (set to skip cargo build), BENCH_PERF (set: also profile the gateway with
+#   perf and write bench/last-profile.txt).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,11 +70,26 @@ case "$OHA_HELP" in
     *--output-format*) OHA_JSON=(--output-format json) ;;
     *) OHA_JSON=(-j) ;;
 esac
+case "$OHA_HELP" in *csv*) OHA_CSV=1 ;; *) OHA_CSV= ;; esac
 case "$OHA_HELP" in *--no-tui*) OHA_NOTUI=(--no-tui) ;; *) OHA_NOTUI=() ;; esac
 [ "$(nproc --all)" -ge 2 ] || log "warning: fewer than 2 CPUs; pinning will overlap"
 
 # ------------------------------------------------------------------ build
-cd "$ROOT"
+# BENCH_REV=<git rev> builds that commit from a clean export (git archive) instead of the work
+# tree, so that edits in progress do not end up in (or break) the measured binary.
+SRC=$ROOT
+REV_DESC=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+if [ -n "${BENCH_REV:-}" ]; then
+    rev=$(git -C "$ROOT" rev-parse --short "$BENCH_REV^{commit}") || die "unknown BENCH_REV $BENCH_REV"
+    SRC="$WORK-src-$rev"
+    if [ ! -f "$SRC/Cargo.toml" ]; then
+        log "exporting $rev to $SRC"
+        rm -rf "$SRC" && mkdir -p "$SRC"
+        git -C "$ROOT" archive "$rev" | tar -x -C "$SRC"
+    fi
+    REV_DESC=$rev
+fi
+cd "$SRC"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
@@ -92,6 +109,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 for port in $GW_PORT $FAKE_PORT $PROXY_PORT; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -99,7 +117,12 @@ for port in $GW_PORT $FAKE_PORT $PROXY_PORT; do
     fi
 done
 
+if [ -e "$WORK" ] && [ ! -e "$WORK/.switchyard-bench" ]; then
+    die "$WORK exists and was not made by this script; set BENCH_WORK to a fresh path"
+fi
 rm -rf "$WORK"
+mkdir -p "$WORK"
+touch "$WORK/.switchyard-bench"
 mkdir -p "$WORK/fake" "$WORK/proxy" "$WORK/results"
 for d in fake proxy; do
     mkdir -p "$WORK/$d/client_body" "$WORK/$d/proxy_temp" "$WORK/$d/fastcgi" "$WORK/$d/uwsgi" "$WORK/$d/scgi"
@@ -268,10 +291,14 @@ RECORDS="$WORK/results/records.tsv"
 run_phase() {
     local round=$1 mode=$2 target=$3 phase=$4 url=$5 body=$6 pid=$7
     shift 7
-    local out="$WORK/results/r$round-$mode-$target-$phase.json" t0=0 t1=0 c0 c1
+    # Streaming at a fixed rate: per-request CSV, whose Response-delay column is the time to the
+    # first body byte, i.e. the first SSE event; everything else: oha's JSON summary.
+    local fmt=("${OHA_JSON[@]}") ext=json
+    if [ "$mode/$phase" = stream/open ] && [ -n "$OHA_CSV" ]; then fmt=(--output-format csv) ext=csv; fi
+    local out="$WORK/results/r$round-$mode-$target-$phase.$ext" t0=0 t1=0 c0 c1
     [ "$pid" != - ] && t0=$(cpu_ticks "$pid")
     c0=$(core_ticks "$SUT_CPU")
-    taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" "${OHA_JSON[@]}" -m POST \
+    taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" "${fmt[@]}" -m POST \
         -H 'content-type: application/json' -d "$body" "$@" "$url" >"$out" 2>"$out.err" ||
         die "oha failed for $mode/$target/$phase: $(cat "$out.err")"
     sleep "$SETTLE" # let the gateway's background request-log batches land inside this phase
@@ -318,5 +345,37 @@ sleep 1
 GW_IDLE_RSS_KB=$GW_IDLE_RSS_KB GW_PEAK_RSS_KB=$GW_PEAK_RSS_KB GW_END_RSS_KB=$GW_END_RSS_KB \
 PROXY_PEAK_RSS_KB=$PROXY_PEAK_RSS_KB CLK_TCK=$(getconf CLK_TCK) DB="$WORK/bench.db" \
 ROUNDS=$ROUNDS WARMUP_N=$WARMUP_N RATE=$RATE CONC=$CONC DUR=$DUR SUT_CPU=$SUT_CPU LOAD_CPU=$LOAD_CPU GW_THREADS=$GW_THREADS \
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') \
+GIT_REV="$REV_DESC${BENCH_SKIP_BUILD:+ (prebuilt binary)}" \
     python3 "$HERE/report.py" "$RECORDS" | tee "$HERE/last-results.txt"
+
+# Optional: where does the gateway's CPU go? (BENCH_PERF=1; needs perf, e.g. Debian's linux-perf)
+PROFILE_OUT="$HERE/last-profile.txt"
+if [ -n "${BENCH_PERF:-}" ]; then
+    command -v perf >/dev/null 2>&1 || apt_install linux-perf
+    echo "switchyard profile  rev $REV_DESC  $(date '+%Y-%m-%d %H:%M')  (perf cpu-clock samples of the gateway process, pinned to CPU$SUT_CPU)" >"$PROFILE_OUT"
+    for phase in full open; do
+        if [ $phase = full ]; then args=(-c "$CONC" -z "$DUR"); else args=(-c "$OPEN_CONC" -q "$RATE" -z "$DUR"); fi
+        log "perf: switchyard JSON $phase"
+        taskset -c "$LOAD_CPU" perf record -q -e cpu-clock -F 4999 -g -p "$GW_PID" \
+            -o "$WORK/perf-$phase.data" 2>"$WORK/perf-$phase.err" &
+        perf_pid=$!
+        sleep 0.3
+        taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
+            -d "$REQ_JSON" "${args[@]}" "$URL_GW" >/dev/null 2>&1 || true
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" || true
+        {
+            echo "=== switchyard, JSON, $phase load: share of on-CPU samples by thread"
+            perf report -i "$WORK/perf-$phase.data" --stdio --no-children -g none --sort comm 2>/dev/null |
+                grep -E '^ +[0-9]' | sed -n '1,8p'
+            echo "=== by binary/library"
+            perf report -i "$WORK/perf-$phase.data" --stdio --no-children -g none --sort dso 2>/dev/null |
+                grep -E '^ +[0-9]' | sed -n '1,8p'
+            echo "=== by symbol (self time), top 40"
+            perf report -i "$WORK/perf-$phase.data" --stdio --no-children -g none --sort comm,dso,sym 2>/dev/null |
+                grep -E '^ +[0-9]' | sed -n '1,40p' | cut -c1-200
+            echo
+        } >>"$PROFILE_OUT" || true
+    done
+    log "profile written to $PROFILE_OUT"
+fi
