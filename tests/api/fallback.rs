@@ -8,11 +8,6 @@ use serde_json::{json, Value};
 use crate::fake::{Fake, Reply};
 use crate::helpers::*;
 
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn transient_failures_fall_back_to_the_next_endpoint() {
     for (what, reply) in [

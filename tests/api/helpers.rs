@@ -256,3 +256,54 @@ pub fn content(events: &[Event]) -> String {
         })
         .collect()
 }
+
+/// Status and JSON body of a response.
+pub async fn json_of(resp: reqwest::Response) -> (u16, Value) {
+    let s = resp.status().as_u16();
+    (s, resp.json().await.unwrap())
+}
+
+/// The events of a 200 SSE response.
+pub async fn sse_of(resp: reqwest::Response) -> Vec<Event> {
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    parse_sse(&resp.text().await.unwrap())
+}
+
+/// The concatenation of a string field of the first choice's deltas (`content`, `reasoning`).
+pub fn field(events: &[Event], f: &str) -> String {
+    chunks(events)
+        .iter()
+        .filter_map(|c| c["choices"].get(0)?["delta"][f].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The last finish_reason of a stream.
+pub fn finish_reason(events: &[Event]) -> Option<String> {
+    chunks(events).iter().rev().find_map(|c| {
+        c["choices"].get(0)?["finish_reason"]
+            .as_str()
+            .map(str::to_owned)
+    })
+}
+
+/// The concatenated arguments of the tool call at `index` in a stream.
+pub fn tool_args(events: &[Event], index: u64) -> String {
+    chunks(events)
+        .iter()
+        .filter_map(|c| c["choices"].get(0)?["delta"].get("tool_calls").cloned())
+        .flat_map(|v| v.as_array().cloned().unwrap())
+        .filter(|t| t["index"] == index)
+        .filter_map(|t| t["function"]["arguments"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The gateway's mid-stream error chunk, if the stream has one.
+pub fn error_chunk(events: &[Event]) -> Option<Value> {
+    chunks(events)
+        .into_iter()
+        .find(|c| c.get("error").is_some())
+}

@@ -23,16 +23,6 @@ fn two(bad: &FakeBedrock, good: &FakeBedrock) -> String {
         + &model("test/claude", &[("b1", UPSTREAM), ("b2", UPSTREAM)], &[])
 }
 
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap())
-}
-
-async fn sse_of(resp: reqwest::Response) -> Vec<Event> {
-    assert_eq!(resp.status(), 200);
-    parse_sse(&resp.text().await.unwrap())
-}
-
 fn req(messages: Value) -> Value {
     json!({"model": "test/claude", "messages": messages})
 }
@@ -44,37 +34,6 @@ fn stream_req(messages: Value) -> Value {
 fn weather_tool() -> Value {
     json!({"type": "function", "function": {"name": "weather", "description": "Get weather information for a location",
         "parameters": {"properties": {"location": {"description": "the city", "type": "string"}}, "required": ["location"], "type": "object"}}})
-}
-
-fn field(events: &[Event], f: &str) -> String {
-    chunks(events)
-        .iter()
-        .filter_map(|c| c["choices"].get(0)?["delta"][f].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn finish_reason(events: &[Event]) -> Option<String> {
-    chunks(events).iter().rev().find_map(|c| {
-        c["choices"].get(0)?["finish_reason"]
-            .as_str()
-            .map(str::to_owned)
-    })
-}
-
-fn tool_args(events: &[Event], index: u64) -> String {
-    chunks(events)
-        .iter()
-        .filter_map(|c| c["choices"].get(0)?["delta"].get("tool_calls").cloned())
-        .flat_map(|v| v.as_array().cloned().unwrap())
-        .filter(|t| t["index"] == index)
-        .filter_map(|t| t["function"]["arguments"].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn error_chunk(events: &[Event]) -> Option<Value> {
-    chunks(events)
-        .into_iter()
-        .find(|c| c.get("error").is_some())
 }
 
 #[tokio::test]

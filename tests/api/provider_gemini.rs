@@ -38,29 +38,11 @@ fn req(messages: Value) -> Value {
     json!({"model": "google/flash", "messages": messages})
 }
 
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap())
-}
-
-async fn sse_of(resp: reqwest::Response) -> Vec<Event> {
-    assert_eq!(resp.status(), 200);
-    parse_sse(&resp.text().await.unwrap())
-}
-
 fn deltas(events: &[Event]) -> Vec<Value> {
     chunks(events)
         .into_iter()
         .filter_map(|c| c["choices"].get(0).map(|ch| ch["delta"].clone()))
         .collect()
-}
-
-fn finish_reason(events: &[Event]) -> Option<String> {
-    chunks(events).iter().rev().find_map(|c| {
-        c["choices"].get(0)?["finish_reason"]
-            .as_str()
-            .map(str::to_owned)
-    })
 }
 
 #[tokio::test]

@@ -23,21 +23,6 @@ fn stream_req() -> Value {
     json!({"model": "test/m", "stream": true, "messages": user("Say hi in Portuguese")})
 }
 
-async fn sse_of(resp: reqwest::Response) -> Vec<Event> {
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream"));
-    parse_sse(&resp.text().await.unwrap())
-}
-
-fn error_chunk(events: &[Event]) -> Option<Value> {
-    chunks(events)
-        .into_iter()
-        .find(|c| c.get("error").is_some())
-}
-
 #[tokio::test]
 async fn usage_is_obtained_upstream_but_hidden_unless_asked() {
     let fake = Fake::start(vec![Reply::simple_stream()]).await;
