@@ -1,6 +1,6 @@
-//! Request accounting off the hot path: handlers hand finished `RequestRecord`s to a
-//! `Recorder` (a bounded channel, cheap to clone); a background writer inserts them in
-//! batches and drains the queue on shutdown.
+//! Request accounting off the hot path: each request reserves a `Slot` in a bounded queue
+//! when it starts and hands its finished `RequestRecord` through it; a background writer
+//! inserts them in batches and drains the queue on shutdown.
 
 mod writer;
 
@@ -21,23 +21,24 @@ impl Recorder {
         (Recorder { tx }, rx)
     }
 
-    /// Queues a record without waiting. Never drops one silently: a full queue hands the
-    /// record to a task that waits for room (back-pressure moves off the request).
-    pub fn record(&self, record: RequestRecord) {
-        match self.tx.try_send(record) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(record)) => {
-                let tx = self.tx.clone();
-                tracing::warn!("request log queue is full; the writer is falling behind");
-                if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                    handle.spawn(async move {
-                        if tx.send(record).await.is_err() {
-                            tracing::error!("request log writer stopped; a record was not written");
-                        }
-                    });
-                }
+    /// Reserves room in the queue for one request's record. While the queue is full (the
+    /// writer has fallen behind), this waits: new requests slow down rather than records
+    /// piling up in memory without bound or being lost.
+    pub async fn slot(&self) -> Slot {
+        Slot(self.tx.clone().reserve_owned().await.ok())
+    }
+}
+
+/// Reserved room for one record: sending through it never waits and never fails.
+pub struct Slot(Option<mpsc::OwnedPermit<RequestRecord>>);
+
+impl Slot {
+    pub fn record(self, record: RequestRecord) {
+        match self.0 {
+            Some(permit) => {
+                permit.send(record);
             }
-            Err(mpsc::error::TrySendError::Closed(record)) => {
+            None => {
                 tracing::error!(request_id = %record.id, "request log writer stopped; record not written");
             }
         }

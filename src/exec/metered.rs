@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::accounting::Recorder;
+use crate::accounting::Slot;
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::Attempt;
 use crate::store::{AttemptRecord, RequestRecord};
@@ -42,7 +42,7 @@ pub struct RequestInfo {
 }
 
 pub struct Meter {
-    recorder: Recorder,
+    slot: Option<Slot>,
     record: RequestRecord,
     started: Instant,
     messages_len: usize,
@@ -54,9 +54,9 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn new(recorder: Recorder, info: RequestInfo, started: Instant) -> Meter {
+    pub fn new(slot: Slot, info: RequestInfo, started: Instant) -> Meter {
         Meter {
-            recorder,
+            slot: Some(slot),
             record: RequestRecord {
                 id: info.id,
                 created_at: now_ms() - started.elapsed().as_millis() as i64,
@@ -156,7 +156,7 @@ impl Meter {
     /// Moves the live record into a new meter, leaving this one spent (it will not record).
     pub fn take(&mut self) -> Meter {
         let m = Meter {
-            recorder: self.recorder.clone(),
+            slot: self.slot.take(),
             record: std::mem::take(&mut self.record),
             started: self.started,
             messages_len: self.messages_len,
@@ -227,7 +227,9 @@ impl Meter {
             latency_ms = r.latency_ms,
             "request finished"
         );
-        self.recorder.record(std::mem::take(&mut self.record));
+        if let Some(slot) = self.slot.take() {
+            slot.record(std::mem::take(&mut self.record));
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub async fn chat_completions(
     body: Body,
 ) -> Response {
     let mut meter = Meter::new(
-        state.recorder.clone(),
+        state.recorder.slot().await,
         RequestInfo {
             id: ctx.id.clone(),
             app_referer: header_text(&headers, "http-referer")
