@@ -242,7 +242,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
     let a = raw.accounting;
     let accounting = AccountingSettings {
         batch_size: a.batch_size.unwrap_or(256).max(1),
-        flush_interval: Duration::from_millis(a.flush_interval_ms.unwrap_or(200).max(1)),
+        flush_interval: Duration::from_millis(a.flush_interval_ms.unwrap_or(20).max(1)),
         queue_capacity: a.queue_capacity.unwrap_or(65_536).max(16),
     };
 
