@@ -47,6 +47,23 @@ impl Usage {
         }
     }
 
+    /// Usage from a provider that reports cache reads and writes apart from the other input
+    /// tokens (Anthropic, Bedrock): the prompt side is their sum, each counted once, with the
+    /// cache figures kept in `prompt_tokens_details`.
+    pub fn with_cache(input: u64, cache_read: u64, cache_write: u64, output: u64) -> Self {
+        let prompt = input + cache_read + cache_write;
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: output,
+            total_tokens: prompt + output,
+            prompt_tokens_details: Some(PromptTokensDetails {
+                cached_tokens: Some(cache_read),
+                cache_write_tokens: Some(cache_write),
+            }),
+            ..Usage::default()
+        }
+    }
+
     pub fn cached_tokens(&self) -> u64 {
         self.prompt_tokens_details
             .as_ref()

@@ -16,7 +16,7 @@ use crate::types::openai::{
     ChatParams, ChoiceOut, CompletionOut, Content, FinishReason, FunctionCall, ImageSource,
     Message, MessageOut, Part, ResponseFormat, Stop, ToolCall, ToolChoice,
 };
-use crate::types::usage::{CompletionTokensDetails, PromptTokensDetails};
+use crate::types::usage::CompletionTokensDetails;
 use crate::types::{InvalidRequest, Usage};
 
 /// The output cap sent when neither the client nor the provider declaration gives one.
@@ -593,18 +593,13 @@ pub fn finish_reason(stop_reason: Option<&str>, client_tool_calls: bool) -> Fini
 /// Anthropic usage → OpenAI usage (8.3): the prompt side includes cache reads and writes,
 /// each counted once.
 pub fn usage(u: &WireUsage) -> Usage {
-    let read = u.cache_read_input_tokens.unwrap_or(0);
-    let write = u.cache_creation_input_tokens.unwrap_or(0);
-    let prompt = u.input_tokens.unwrap_or(0) + read + write;
-    let completion = u.output_tokens.unwrap_or(0);
+    let base = Usage::with_cache(
+        u.input_tokens.unwrap_or(0),
+        u.cache_read_input_tokens.unwrap_or(0),
+        u.cache_creation_input_tokens.unwrap_or(0),
+        u.output_tokens.unwrap_or(0),
+    );
     Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        prompt_tokens_details: Some(PromptTokensDetails {
-            cached_tokens: Some(read),
-            cache_write_tokens: Some(write),
-        }),
         completion_tokens_details: u
             .output_tokens_details
             .as_ref()
@@ -612,8 +607,10 @@ pub fn usage(u: &WireUsage) -> Usage {
             .map(|t| CompletionTokensDetails {
                 reasoning_tokens: Some(t),
             }),
+        // Anthropic's own names, kept beside OpenAI's for clients that read them.
         cache_creation_input_tokens: u.cache_creation_input_tokens,
         cache_read_input_tokens: u.cache_read_input_tokens,
+        ..base
     }
 }
 

@@ -24,7 +24,6 @@ use crate::types::openai::{
     ChatParams, ChoiceOut, CompletionOut, Content, FinishReason, FunctionCall, ImageSource,
     Message, MessageOut, Part, ResponseFormat, Stop, ToolCall, ToolChoice,
 };
-use crate::types::usage::PromptTokensDetails;
 use crate::types::{InvalidRequest, Usage};
 
 pub use crate::providers::anthropic::convert::ResponseMode;
@@ -598,20 +597,12 @@ pub fn finish_reason(stop_reason: Option<&str>, client_tool_calls: bool) -> Fini
 /// Bedrock usage → OpenAI usage (8.3): cache reads and writes are reported apart from
 /// `inputTokens`, so the prompt side adds them, each counted once.
 pub fn usage(u: &WireUsage) -> Usage {
-    let read = u.cache_read_input_tokens.unwrap_or(0);
-    let write = u.cache_write_input_tokens.unwrap_or(0);
-    let prompt = u.input_tokens.unwrap_or(0) + read + write;
-    let completion = u.output_tokens.unwrap_or(0);
-    Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        prompt_tokens_details: Some(PromptTokensDetails {
-            cached_tokens: Some(read),
-            cache_write_tokens: Some(write),
-        }),
-        ..Usage::default()
-    }
+    Usage::with_cache(
+        u.input_tokens.unwrap_or(0),
+        u.cache_read_input_tokens.unwrap_or(0),
+        u.cache_write_input_tokens.unwrap_or(0),
+        u.output_tokens.unwrap_or(0),
+    )
 }
 
 /// A whole response → one OpenAI choice. `id` is the request id Bedrock answered with.
