@@ -123,6 +123,40 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
+/// Refuses what a provider that answers with one choice and no log probabilities cannot do:
+/// `n` > 1, `logprobs`, `top_logprobs`. `who` names the provider in the message.
+pub fn refuse_choices_and_logprobs(
+    p: &crate::types::openai::ChatParams,
+    who: &str,
+) -> Result<(), crate::types::InvalidRequest> {
+    let refuse = |param: &'static str, why: String| {
+        Err(crate::types::InvalidRequest::new(
+            why,
+            Some(param),
+            "unsupported_parameter",
+        ))
+    };
+    if p.n.is_some_and(|n| n > 1) {
+        return refuse(
+            "n",
+            format!("{who} returns one choice per request (`n` > 1)"),
+        );
+    }
+    if p.logprobs == Some(true) {
+        return refuse(
+            "logprobs",
+            format!("{who} does not return log probabilities"),
+        );
+    }
+    if p.top_logprobs.is_some_and(|n| n > 0) {
+        return refuse(
+            "top_logprobs",
+            format!("{who} does not return log probabilities"),
+        );
+    }
+    Ok(())
+}
+
 /// Shared state adapters are built with.
 #[derive(Clone)]
 pub struct BuildContext {

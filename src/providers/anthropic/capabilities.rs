@@ -103,25 +103,7 @@ impl Extras {
 
 /// Refusals that depend on typed values.
 pub fn refuse_params(p: &ChatParams) -> Result<(), InvalidRequest> {
-    if p.n.is_some_and(|n| n > 1) {
-        return Err(refuse(
-            "n",
-            "Anthropic returns one choice per request (`n` > 1)",
-        ));
-    }
-    if p.logprobs == Some(true) {
-        return Err(refuse(
-            "logprobs",
-            "Anthropic does not return log probabilities",
-        ));
-    }
-    if p.top_logprobs.is_some_and(|n| n > 0) {
-        return Err(refuse(
-            "top_logprobs",
-            "Anthropic does not return log probabilities",
-        ));
-    }
-    Ok(())
+    crate::providers::refuse_choices_and_logprobs(p, "Anthropic")
 }
 
 /// The thinking budget the request asks for, if any: `reasoning.max_tokens` (raised to

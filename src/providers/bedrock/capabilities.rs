@@ -100,25 +100,7 @@ pub fn extras(body: &RawObject) -> Result<Extras, InvalidRequest> {
 
 /// Refusals that depend on typed values.
 pub fn refuse_params(p: &ChatParams) -> Result<(), InvalidRequest> {
-    if p.n.is_some_and(|n| n > 1) {
-        return Err(refuse(
-            "n",
-            "Bedrock returns one choice per request (`n` > 1)",
-        ));
-    }
-    if p.logprobs == Some(true) {
-        return Err(refuse(
-            "logprobs",
-            "Bedrock's Converse API does not return log probabilities",
-        ));
-    }
-    if p.top_logprobs.is_some_and(|n| n > 0) {
-        return Err(refuse(
-            "top_logprobs",
-            "Bedrock's Converse API does not return log probabilities",
-        ));
-    }
-    Ok(())
+    crate::providers::refuse_choices_and_logprobs(p, "Bedrock's Converse API")
 }
 
 /// The thinking budget for this model: Claude's, per the Anthropic adapter's mapping; other
