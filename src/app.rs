@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::accounting::{self, Recorder};
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::ledger::redis::SharedLimits;
+use crate::ledger::Ledger;
 use crate::providers::{self, BuildContext};
 use crate::registry::Registry;
 use crate::store::{self, Origin, Store};
@@ -23,6 +25,8 @@ pub struct App {
     stop_background: CancellationToken,
     writer: tokio::task::JoinHandle<()>,
     refresher: tokio::task::JoinHandle<()>,
+    keeper: tokio::task::JoinHandle<()>,
+    stop_keeper: CancellationToken,
 }
 
 /// Connects, migrates and applies the config file's registry declarations.
@@ -51,14 +55,27 @@ impl App {
             .await
             .context("cannot load the registry")?;
 
+        let shared_limits = match &settings.limits.redis_url {
+            Some(url) => Some(
+                SharedLimits::connect(url.expose(), settings.limits.on_redis_failure)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
+        let ledger = Ledger::new(store.clone(), shared_limits);
+
         let stop_background = CancellationToken::new();
         let (recorder, rx) = Recorder::channel(settings.accounting.queue_capacity);
         let writer = accounting::spawn_writer(
             store.clone(),
             rx,
             settings.accounting.clone(),
+            &recorder,
+            ledger.holder().to_owned(),
             stop_background.clone(),
         );
+        let stop_keeper = CancellationToken::new();
+        let keeper = ledger.spawn_keeper(stop_keeper.clone());
         let refresher = registry
             .clone()
             .spawn_refresh(settings.routing.registry_refresh, stop_background.clone());
@@ -83,6 +100,7 @@ impl App {
             registry,
             store,
             recorder,
+            ledger,
         };
         Ok(App {
             listener,
@@ -90,6 +108,8 @@ impl App {
             stop_background,
             writer,
             refresher,
+            keeper,
+            stop_keeper,
         })
     }
 
@@ -112,6 +132,7 @@ impl App {
         let addr = self.local_addr();
         let grace = self.state.settings.shutdown_grace;
         let store = self.state.store.clone();
+        let ledger = self.state.ledger.clone();
         let router = http::router(self.state);
         tracing::info!(%addr, "switchyard listening");
 
@@ -141,6 +162,10 @@ impl App {
         if self.writer.await.is_err() {
             tracing::error!("the request log writer panicked");
         }
+        // Every record is written: give the unspent budget leases back to the other replicas.
+        self.stop_keeper.cancel();
+        let _ = self.keeper.await;
+        ledger.release().await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -12,12 +12,16 @@
 //! Lower layers never call higher ones; providers never touch the database, auth or
 //! accounting. `types` and `routing` are pure.
 
+// `json!` bodies as large as OpenRouter's generation object need a deeper macro expansion.
+#![recursion_limit = "256"]
+
 pub mod accounting;
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod exec;
 pub mod http;
+pub mod ledger;
 pub mod providers;
 pub mod registry;
 pub mod routing;

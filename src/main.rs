@@ -60,11 +60,119 @@ enum KeysAction {
         /// A label for the key (who or what uses it).
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        limits: Box<KeyLimits>,
     },
+    /// Change a key's name, limits, allowed models, expiry or metadata (`none` clears a limit).
+    Update {
+        id: String,
+        /// A new label.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        limits: Box<KeyLimits>,
+    },
+    /// Show one key with its spend (JSON).
+    Show { id: String },
     /// List keys (never the keys themselves).
     List,
     /// Revoke a key by id (key_...).
     Revoke { id: String },
+}
+
+/// A key's limits on the command line; `none` clears one on update.
+#[derive(clap::Args)]
+struct KeyLimits {
+    /// Budget in US dollars per period (`none`: no budget).
+    #[arg(long, value_name = "USD")]
+    budget_usd: Option<String>,
+    /// When the budget starts again: never, daily, weekly, monthly (UTC).
+    #[arg(long, value_name = "PERIOD")]
+    budget_reset: Option<String>,
+    /// Requests per minute.
+    #[arg(long)]
+    rpm: Option<String>,
+    /// Tokens per minute.
+    #[arg(long)]
+    tpm: Option<String>,
+    /// Requests at a time.
+    #[arg(long)]
+    max_concurrency: Option<String>,
+    /// Comma-separated slugs and author/* patterns.
+    #[arg(long, value_name = "LIST")]
+    allowed_models: Option<String>,
+    /// RFC 3339, e.g. 2027-01-01T00:00:00Z.
+    #[arg(long, value_name = "TIME")]
+    expires_at: Option<String>,
+    /// Metadata as a JSON object, e.g. '{"team":"search"}'.
+    #[arg(long, value_name = "JSON")]
+    metadata: Option<String>,
+    /// Disable (true) or enable (false) the key.
+    #[arg(long)]
+    disabled: Option<bool>,
+}
+
+impl KeyLimits {
+    /// The same change the admin API takes, so both validate alike.
+    fn change(&self, name: Option<String>) -> anyhow::Result<switchyard::types::keys::KeyChange> {
+        use serde_json::{json, Map, Value};
+        let mut m = Map::new();
+        if let Some(n) = name {
+            m.insert("name".into(), json!(n));
+        }
+        let mut number = |field: &str, v: &Option<String>| -> anyhow::Result<()> {
+            if let Some(v) = v {
+                let value = if v == "none" {
+                    Value::Null
+                } else {
+                    serde_json::from_str::<serde_json::Number>(v)
+                        .map(Value::Number)
+                        .map_err(|_| {
+                            anyhow::anyhow!(
+                                "--{}: `{v}` is not a number (or `none`)",
+                                field.replace('_', "-")
+                            )
+                        })?
+                };
+                m.insert(field.into(), value);
+            }
+            Ok(())
+        };
+        number("budget_usd", &self.budget_usd)?;
+        number("rpm", &self.rpm)?;
+        number("tpm", &self.tpm)?;
+        number("max_concurrency", &self.max_concurrency)?;
+        if let Some(r) = &self.budget_reset {
+            m.insert("budget_reset".into(), json!(r));
+        }
+        if let Some(list) = &self.allowed_models {
+            let v = if list == "none" {
+                Value::Null
+            } else {
+                json!(list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>())
+            };
+            m.insert("allowed_models".into(), v);
+        }
+        if let Some(t) = &self.expires_at {
+            m.insert(
+                "expires_at".into(),
+                if t == "none" { Value::Null } else { json!(t) },
+            );
+        }
+        if let Some(j) = &self.metadata {
+            let v: Value = serde_json::from_str(j)
+                .map_err(|e| anyhow::anyhow!("--metadata: not JSON: {e}"))?;
+            m.insert("metadata".into(), v);
+        }
+        if let Some(d) = self.disabled {
+            m.insert("disabled".into(), json!(d));
+        }
+        serde_json::from_value(Value::Object(m)).map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -155,10 +263,24 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Keys { action } => {
             let store = app::prepare_store(&settings).await?;
             match action {
-                KeysAction::Create { name } => {
+                KeysAction::Create { name, limits } => {
+                    let change = limits.change(Some(name.clone()))?;
+                    let mut policy = switchyard::types::keys::KeyPolicy::default();
+                    change
+                        .apply(&mut policy)
+                        .map_err(|(f, p)| anyhow::anyhow!("--{}: {p}", f.replace('_', "-")))?;
+                    let name = name.trim();
+                    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
                     let new = auth::generate_key();
-                    let row = store
-                        .create_key(&new.id, name.trim(), &new.hash, &new.prefix)
+                    let (row, _) = store
+                        .create_key(&switchyard::store::NewKeyRow {
+                            id: &new.id,
+                            name,
+                            key_hash: &new.hash,
+                            key_prefix: &new.prefix,
+                            policy: &policy,
+                            idempotency_key: None,
+                        })
                         .await?;
                     println!("{}", new.key);
                     eprintln!(
@@ -166,15 +288,74 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         row.id, row.name
                     );
                 }
+                KeysAction::Update { id, name, limits } => {
+                    let change = limits.change(name)?;
+                    let k = store
+                        .get_key(&id)
+                        .await?
+                        .with_context(|| format!("no key `{id}`"))?;
+                    let mut policy = k.policy.clone();
+                    change
+                        .apply(&mut policy)
+                        .map_err(|(f, p)| anyhow::anyhow!("--{}: {p}", f.replace('_', "-")))?;
+                    let name = change.name.as_deref().map(str::trim).unwrap_or(&k.name);
+                    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+                    let row = store.update_key(&id, name, &policy).await?;
+                    println!("{}", switchyard::http::admin::keys::key_view(&row, None, 0));
+                }
+                KeysAction::Show { id } => {
+                    let k = store
+                        .get_key(&id)
+                        .await?
+                        .with_context(|| format!("no key `{id}`"))?;
+                    let spend = store
+                        .spend_totals(Some(&id), switchyard::types::now_ms())
+                        .await?;
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&switchyard::http::admin::keys::key_view(
+                            &k,
+                            Some(&spend),
+                            0
+                        ))?
+                    );
+                }
                 KeysAction::List => {
-                    println!("{:<22} {:<14} {:<24} status", "id", "prefix", "name");
+                    println!(
+                        "{:<22} {:<14} {:<24} {:<9} limits",
+                        "id", "prefix", "name", "status"
+                    );
                     for k in store.list_keys().await? {
+                        let p = &k.policy;
                         let status = if k.revoked_at.is_some() {
                             "revoked"
+                        } else if p.disabled {
+                            "disabled"
+                        } else if p.expired(switchyard::types::now_ms()) {
+                            "expired"
                         } else {
                             "active"
                         };
-                        println!("{:<22} {:<14} {:<24} {status}", k.id, k.key_prefix, k.name);
+                        let mut limits = Vec::new();
+                        if let Some(b) = p.budget_nanos {
+                            limits.push(format!("${} {}", b as f64 / 1e9, p.budget_reset.as_str()));
+                        }
+                        for (what, v) in [
+                            ("rpm", p.rpm),
+                            ("tpm", p.tpm),
+                            ("concurrent", p.max_concurrency),
+                        ] {
+                            if let Some(v) = v {
+                                limits.push(format!("{v} {what}"));
+                            }
+                        }
+                        println!(
+                            "{:<22} {:<14} {:<24} {status:<9} {}",
+                            k.id,
+                            k.key_prefix,
+                            k.name,
+                            limits.join(", ")
+                        );
                     }
                 }
                 KeysAction::Revoke { id } => {

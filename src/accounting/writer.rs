@@ -1,22 +1,44 @@
-//! The background writer: batches records into one transaction each, retries a failed batch,
-//! and on stop drains whatever is queued before returning.
+//! The background writer: batches records into one transaction each (with the spend they
+//! carry), retries while the database is unavailable, isolates a record the database
+//! refuses (so one bad row never blocks the rest), and on stop drains whatever is queued.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::{LogHealth, Pending, Record};
 use crate::config::AccountingSettings;
-use crate::store::{RequestRecord, Store};
+use crate::store::{Store, StoreError};
+
+struct Writer {
+    store: Store,
+    holder: String,
+    health: Arc<LogHealth>,
+    pending: Arc<Pending>,
+    stop: CancellationToken,
+}
 
 pub fn spawn_writer(
     store: Store,
-    mut rx: mpsc::Receiver<RequestRecord>,
+    mut rx: mpsc::Receiver<Record>,
     settings: AccountingSettings,
+    recorder: &super::Recorder,
+    holder: String,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let (health, pending) = (recorder.health.clone(), recorder.pending.clone());
     tokio::spawn(async move {
-        let mut batch: Vec<RequestRecord> = Vec::with_capacity(settings.batch_size);
+        let w = Writer {
+            store,
+            holder,
+            health,
+            pending,
+            stop: stop.clone(),
+        };
+        let mut batch: Vec<Record> = Vec::with_capacity(settings.batch_size);
         loop {
             tokio::select! {
                 biased;
@@ -37,7 +59,7 @@ pub fn spawn_writer(
                             }
                         }
                     }
-                    write(&store, &mut batch, &stop).await;
+                    w.write(&mut batch).await;
                 }
                 _ = stop.cancelled() => break,
             }
@@ -47,40 +69,102 @@ pub fn spawn_writer(
         while let Some(r) = rx.recv().await {
             batch.push(r);
             if batch.len() >= settings.batch_size {
-                write(&store, &mut batch, &stop).await;
+                w.write(&mut batch).await;
             }
         }
-        write(&store, &mut batch, &stop).await;
+        w.write(&mut batch).await;
     })
 }
 
-/// Writes and clears `batch`, retrying with back-off; once stopping, gives up after a few
-/// tries and logs what could not be written rather than hanging shutdown.
-async fn write(store: &Store, batch: &mut Vec<RequestRecord>, stop: &CancellationToken) {
-    if batch.is_empty() {
-        return;
-    }
-    let mut delay = Duration::from_millis(100);
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match store.insert_records(batch).await {
-            Ok(()) => {
-                batch.clear();
-                return;
-            }
-            Err(e) if stop.is_cancelled() && tries >= 3 => {
-                tracing::error!(error = %e, lost = batch.len(), "could not write request records at shutdown");
-                for r in batch.drain(..) {
-                    tracing::error!(record = %serde_json::to_string(&r).unwrap_or_default(), "unwritten request record");
+impl Writer {
+    /// Writes and clears `batch`. While the database is unavailable this retries with
+    /// back-off (the bounded queue holds what arrives meanwhile); once stopping it gives up
+    /// after a few tries and logs what could not be written rather than hanging shutdown.
+    async fn write(&self, batch: &mut Vec<Record>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut delay = Duration::from_millis(100);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = match self.store.insert_records(batch, &self.holder).await {
+                Ok(_) => {
+                    self.health
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.pending.remove_all(batch);
+                    batch.clear();
+                    Ok(())
                 }
-                return;
+                // Some record is refused: write them one by one so only it is set aside.
+                Err(e) if e.is_refused_data() => self.write_one_by_one(batch).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => {
+                    self.health.write_ok();
+                    return;
+                }
+                Err(e) if self.stop.is_cancelled() && tries >= 3 => {
+                    tracing::error!(error = %e, lost = batch.len(), "could not write request records at shutdown");
+                    self.lose(batch);
+                    return;
+                }
+                Err(e) => {
+                    self.health.write_failed(&e.to_string());
+                    tracing::warn!(error = %e, records = batch.len(), tries, "writing request records failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, records = batch.len(), tries, "writing request records failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Writes each record on its own; a refused one goes to the dead-letter table. Stops
+    /// at the first transient failure, leaving the unwritten rest in `batch`.
+    async fn write_one_by_one(&self, batch: &mut Vec<Record>) -> Result<(), StoreError> {
+        while let Some(r) = batch.first() {
+            match self
+                .store
+                .insert_records(std::slice::from_ref(r), &self.holder)
+                .await
+            {
+                Ok(_) => {
+                    self.health.written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) if e.is_refused_data() => {
+                    let why = e.to_string();
+                    tracing::error!(request_id = %r.id, error = %why, "the database refused a request record; it is kept in dead_letters");
+                    match self.store.insert_dead_letter(r, &why, &self.holder).await {
+                        Ok(()) => {
+                            self.health.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e2) if e2.is_refused_data() => {
+                            tracing::error!(request_id = %r.id, error = %e2, "the dead-letter row was refused too");
+                            let lost = batch.remove(0);
+                            self.pending.remove_all(std::slice::from_ref(&lost));
+                            self.lose(&mut vec![lost]);
+                            continue;
+                        }
+                        Err(e2) => return Err(e2),
+                    }
+                }
+                Err(e) => return Err(e),
             }
+            let done = batch.remove(0);
+            self.pending.remove_all(std::slice::from_ref(&done));
+        }
+        Ok(())
+    }
+
+    fn lose(&self, batch: &mut Vec<Record>) {
+        self.health
+            .lost
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.pending.remove_all(batch);
+        for r in batch.drain(..) {
+            tracing::error!(record = %serde_json::to_string(&*r).unwrap_or_default(), "unwritten request record");
         }
     }
 }

@@ -1,18 +1,26 @@
-//! Who is calling: gateway keys (`Authorization: Bearer sy-...`) checked against the registry
-//! snapshot's key table (hashes only, no database round trip), and the master key that guards
-//! the admin API.
+//! Who is calling: gateway keys (`Authorization: Bearer sy-...`, or Anthropic-style
+//! `x-api-key`) checked against the registry snapshot's key table (hashes only, no database
+//! round trip; a key the snapshot does not know yet is looked up once), their state (disabled,
+//! expired), and the master key that guards the admin API.
 
 use axum::http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::registry::Snapshot;
+use crate::registry::{KeyInfo, Registry};
+use crate::types::now_ms;
 
 /// The caller of a gateway endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct Principal {
     /// `None` when keys are not required and none was sent.
-    pub key_id: Option<String>,
+    pub key: Option<KeyInfo>,
+}
+
+impl Principal {
+    pub fn key_id(&self) -> Option<String> {
+        self.key.as_ref().map(|k| k.id.clone())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +29,10 @@ pub enum AuthError {
     Missing,
     #[error("Invalid API key: it is unknown or has been revoked")]
     Invalid,
+    #[error("API key `{0}` expired at {1}")]
+    Expired(String, String),
+    #[error("API key `{0}` is disabled")]
+    Disabled(String),
     #[error("The admin API is disabled: set SWITCHYARD_MASTER_KEY to enable it")]
     AdminDisabled,
     #[error("Invalid master key")]
@@ -42,23 +54,60 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-pub fn authenticate(
+/// The gateway key a request carries: `Authorization: Bearer`, else `x-api-key`.
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+    })
+}
+
+pub async fn authenticate(
     headers: &HeaderMap,
-    snap: &Snapshot,
+    registry: &Registry,
     require_keys: bool,
 ) -> Result<Principal, AuthError> {
-    match bearer(headers) {
-        Some(token) => match snap.keys.get(&hash_key(token)) {
-            Some(k) => Ok(Principal {
-                key_id: Some(k.id.clone()),
-            }),
-            // With keys off, clients that always send some key (SDKs do) still get through.
-            None if !require_keys => Ok(Principal::default()),
-            None => Err(AuthError::Invalid),
-        },
-        None if require_keys => Err(AuthError::Missing),
+    let Some(token) = presented_key(headers) else {
+        return if require_keys {
+            Err(AuthError::Missing)
+        } else {
+            Ok(Principal::default())
+        };
+    };
+    let hash = hash_key(token);
+    let known = registry.snapshot().keys.get(&hash).cloned();
+    let key = match known {
+        Some(k) => Some(k),
+        None if require_keys => registry.lookup_key(&hash).await,
+        // With keys off, clients that always send some key (SDKs do) still get through.
+        None => None,
+    };
+    match key {
+        Some(k) => {
+            check(&k)?;
+            Ok(Principal { key: Some(k) })
+        }
+        None if require_keys => Err(AuthError::Invalid),
         None => Ok(Principal::default()),
     }
+}
+
+/// A known key may still be refused: disabled, or past its expiry.
+fn check(k: &KeyInfo) -> Result<(), AuthError> {
+    if k.policy.disabled {
+        return Err(AuthError::Disabled(k.name.clone()));
+    }
+    if k.policy.expired(now_ms()) {
+        let at = k.policy.expires_at.unwrap_or_default();
+        return Err(AuthError::Expired(
+            k.name.clone(),
+            crate::types::time::format_rfc3339(at),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the admin bearer against the master key in constant time.
@@ -97,6 +146,25 @@ pub fn generate_key() -> NewKey {
     rand::rng().fill_bytes(&mut secret);
     let mut id = [0u8; 8];
     rand::rng().fill_bytes(&mut id);
+    key_from(&secret, &id)
+}
+
+/// The key an idempotent creation makes: derived from the master key and the client's
+/// `Idempotency-Key`, so a retried request returns the same key (and never a second one).
+pub fn derive_key(master: &str, idempotency_key: &str) -> NewKey {
+    use hmac::{Hmac, Mac};
+    let mut mac = match Hmac::<Sha256>::new_from_slice(master.as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this arm cannot be reached.
+        Err(_) => return generate_key(),
+    };
+    mac.update(b"switchyard idempotent key v1\0");
+    mac.update(idempotency_key.as_bytes());
+    let out = mac.finalize().into_bytes();
+    key_from(&out[..20], &out[20..28])
+}
+
+fn key_from(secret: &[u8], id: &[u8]) -> NewKey {
     let key = format!("sy-{}", hex::encode(secret));
     NewKey {
         hash: hash_key(&key),
@@ -116,6 +184,16 @@ mod tests {
         assert_eq!(k.key.len(), 3 + 40);
         assert_eq!(k.hash, hash_key(&k.key));
         assert_ne!(generate_key().key, k.key);
+    }
+
+    #[test]
+    fn derived_keys_are_stable_and_secret_dependent() {
+        let a = derive_key("master", "req-1");
+        assert_eq!(a.key, derive_key("master", "req-1").key);
+        assert_ne!(a.key, derive_key("master", "req-2").key);
+        assert_ne!(a.key, derive_key("other", "req-1").key);
+        assert_eq!(a.key.len(), 43);
+        assert!(a.id.starts_with("key_"));
     }
 
     #[test]

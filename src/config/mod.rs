@@ -53,6 +53,8 @@ pub struct Settings {
     pub source: String,
     pub listen: SocketAddr,
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this (408 otherwise).
+    pub body_read_timeout: Duration,
     pub shutdown_grace: Duration,
     pub database_url: String,
     pub database_max_connections: u32,
@@ -62,6 +64,7 @@ pub struct Settings {
     pub log_filter: String,
     pub routing: RoutingSettings,
     pub accounting: AccountingSettings,
+    pub limits: LimitsSettings,
     pub providers: Vec<ProviderDecl>,
     pub models: Vec<ModelDecl>,
 }
@@ -89,6 +92,14 @@ pub struct AccountingSettings {
     pub queue_capacity: usize,
 }
 
+/// Where rate limits live: in each replica, or shared through Redis.
+#[derive(Debug, Clone, Default)]
+pub struct LimitsSettings {
+    /// `redis://...`; a secret-bearing URL, never printed.
+    pub redis_url: Option<Secret>,
+    pub on_redis_failure: crate::ledger::redis::OnRedisFailure,
+}
+
 /// Environment overrides, read once so tests can pass their own.
 #[derive(Debug, Clone, Default)]
 pub struct EnvOverrides {
@@ -98,6 +109,7 @@ pub struct EnvOverrides {
     pub log_format: Option<String>,
     pub log_filter: Option<String>,
     pub require_keys: Option<String>,
+    pub redis_url: Option<String>,
 }
 
 impl EnvOverrides {
@@ -110,6 +122,7 @@ impl EnvOverrides {
             log_format: var("SWITCHYARD_LOG_FORMAT"),
             log_filter: var("SWITCHYARD_LOG"),
             require_keys: var("SWITCHYARD_REQUIRE_KEYS"),
+            redis_url: var("SWITCHYARD_REDIS_URL"),
         }
     }
 }
@@ -246,6 +259,30 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         queue_capacity: a.queue_capacity.unwrap_or(65_536).max(16),
     };
 
+    let on_redis_failure = match raw.limits.on_redis_failure.as_deref().unwrap_or("local") {
+        "local" => crate::ledger::redis::OnRedisFailure::Local,
+        "refuse" => crate::ledger::redis::OnRedisFailure::Refuse,
+        other => {
+            return Err(err(
+                "limits.on_redis_failure",
+                format!("`{other}` is not one of \"local\", \"refuse\""),
+            ))
+        }
+    };
+    let redis_url = env.redis_url.clone().or(raw.limits.redis_url);
+    if let Some(u) = &redis_url {
+        if !(u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("unix://")) {
+            return Err(err(
+                "limits.redis_url",
+                "must start with redis://, rediss:// or unix://".into(),
+            ));
+        }
+    }
+    let limits = LimitsSettings {
+        redis_url: redis_url.map(Secret::new),
+        on_redis_failure,
+    };
+
     let mut seen = std::collections::HashSet::new();
     for (i, p) in raw.providers.iter().enumerate() {
         p.validate()
@@ -300,6 +337,11 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         source: file.to_owned(),
         listen,
         body_limit_bytes: raw.server.body_limit_bytes.unwrap_or(8 * 1024 * 1024),
+        body_read_timeout: secs(
+            "server.body_read_timeout_secs",
+            raw.server.body_read_timeout_secs,
+            30.0,
+        )?,
         shutdown_grace,
         database_url: env
             .database_url
@@ -317,6 +359,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             .unwrap_or_else(|| "info".into()),
         routing,
         accounting,
+        limits,
         providers: raw.providers,
         models: raw.models,
     })

@@ -20,6 +20,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub accounting: RawAccounting,
     #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
     pub providers: Vec<ProviderDecl>,
     #[serde(default)]
     pub models: Vec<ModelDecl>,
@@ -30,6 +32,7 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<String>,
     pub body_limit_bytes: Option<usize>,
+    pub body_read_timeout_secs: Option<f64>,
     pub shutdown_grace_secs: Option<f64>,
 }
 
@@ -71,4 +74,11 @@ pub struct RawAccounting {
     pub batch_size: Option<usize>,
     pub flush_interval_ms: Option<u64>,
     pub queue_capacity: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub redis_url: Option<String>,
+    pub on_redis_failure: Option<String>,
 }

@@ -1,10 +1,16 @@
 //! `Meter`: the record of one request as it happens. It tracks attempts, what the served
-//! upstream generated and its usage, and sends exactly one `RequestRecord` — when the request
-//! ends, or when it is dropped (the client went away), whichever comes first.
+//! upstream generated and its usage, and — exactly once, when the request ends or when it is
+//! dropped (the client went away), whichever comes first — settles the request's ledger
+//! admission to its actual cost and sends its `RequestRecord`.
+//!
+//! Cost: from upstream usage at the serving endpoint's prices; without usage, estimated (and
+//! marked so). A request cancelled while an attempt was in flight is billed at that
+//! attempt's prices too: the upstream had received the prompt.
 
 use std::time::{Duration, Instant};
 
 use crate::accounting::Slot;
+use crate::ledger::Admission;
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::Attempt;
 use crate::store::{AttemptRecord, RequestRecord};
@@ -43,10 +49,14 @@ pub struct RequestInfo {
 
 pub struct Meter {
     slot: Option<Slot>,
+    admission: Option<Admission>,
     record: RequestRecord,
     started: Instant,
     messages_len: usize,
+    /// The serving attempt's prices.
     price: Option<Price>,
+    /// The prices of the attempt in flight (billed if the client leaves during it).
+    in_flight: Option<Price>,
     usage: Option<Usage>,
     output_bytes: usize,
     ttft: Option<Duration>,
@@ -54,9 +64,10 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn new(slot: Slot, info: RequestInfo, started: Instant) -> Meter {
+    pub fn new(slot: Slot, admission: Admission, info: RequestInfo, started: Instant) -> Meter {
         Meter {
             slot: Some(slot),
+            admission: Some(admission),
             record: RequestRecord {
                 id: info.id,
                 created_at: now_ms() - started.elapsed().as_millis() as i64,
@@ -68,6 +79,7 @@ impl Meter {
             started,
             messages_len: 0,
             price: None,
+            in_flight: None,
             usage: None,
             output_bytes: 0,
             ttft: None,
@@ -92,6 +104,7 @@ impl Meter {
 
     /// Notes an attempt before it starts, so a drop mid-attempt still records it.
     pub fn attempt_started(&mut self, a: &Attempt) -> (usize, Instant) {
+        self.in_flight = Some(a.price);
         self.record.attempts.push(AttemptRecord {
             provider: a.provider.clone(),
             model: a.model.clone(),
@@ -109,6 +122,10 @@ impl Meter {
         (idx, t0): (usize, Instant),
         result: Result<(), &ProviderError>,
     ) {
+        if result.is_err() {
+            // A failed attempt is not billed (providers do not charge for errors).
+            self.in_flight = None;
+        }
         if let Some(a) = self.record.attempts.get_mut(idx) {
             a.latency_ms = t0.elapsed().as_millis() as i64;
             match result {
@@ -151,16 +168,27 @@ impl Meter {
         if self.record.upstream_id.is_none() {
             self.record.upstream_id = c.body.get_as::<String>("id").and_then(Result::ok);
         }
+        if c.finished {
+            self.observe_finish(finish_reason_of(&c.body));
+        }
+    }
+
+    pub fn observe_finish(&mut self, reason: Option<String>) {
+        if reason.is_some() {
+            self.record.finish_reason = reason;
+        }
     }
 
     /// Moves the live record into a new meter, leaving this one spent (it will not record).
     pub fn take(&mut self) -> Meter {
         let m = Meter {
             slot: self.slot.take(),
+            admission: self.admission.take(),
             record: std::mem::take(&mut self.record),
             started: self.started,
             messages_len: self.messages_len,
             price: self.price.take(),
+            in_flight: self.in_flight.take(),
             usage: self.usage.take(),
             output_bytes: self.output_bytes,
             ttft: self.ttft,
@@ -192,8 +220,10 @@ impl Meter {
         r.error = error;
         r.latency_ms = self.started.elapsed().as_millis() as i64;
         r.ttft_ms = self.ttft.map(|t| t.as_millis() as i64);
-        if let Some(price) = self.price {
-            // Usage from the upstream when it came; otherwise an estimate of what was generated.
+        let mut tokens = 0;
+        if let Some(price) = self.price.or(self.in_flight) {
+            // Usage from the upstream when it came; otherwise an estimate of what was sent and
+            // generated.
             let usage = match self.usage.take() {
                 Some(u) => u,
                 None => {
@@ -207,12 +237,14 @@ impl Meter {
             r.prompt_tokens = usage.prompt_tokens as i64;
             r.completion_tokens = usage.completion_tokens as i64;
             r.cached_tokens = usage.cached_tokens() as i64;
-            r.reasoning_tokens = usage
-                .completion_tokens_details
-                .as_ref()
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0) as i64;
-            r.cost_nanos = price.cost_nanos(&usage);
+            r.cache_write_tokens = usage.cache_write_tokens() as i64;
+            r.reasoning_tokens = usage.reasoning_tokens() as i64;
+            r.cost_nanos = price.cost(&usage).total();
+            tokens = usage.prompt_tokens + usage.completion_tokens;
+        }
+        // The one place a request's money moves: the reservation becomes the actual cost.
+        if let Some(a) = self.admission.take() {
+            a.settle(r.cost_nanos, tokens);
         }
         let outcome_str = r.outcome.clone();
         tracing::info!(
@@ -231,6 +263,16 @@ impl Meter {
             slot.record(std::mem::take(&mut self.record));
         }
     }
+}
+
+/// The first choice's `finish_reason` of a chunk or completion body.
+pub fn finish_reason_of(body: &crate::types::RawObject) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        finish_reason: Option<String>,
+    }
+    let choices: Vec<Choice> = body.get_as("choices")?.ok()?;
+    choices.into_iter().find_map(|c| c.finish_reason)
 }
 
 impl Drop for Meter {

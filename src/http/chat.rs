@@ -1,4 +1,5 @@
-//! `POST /v1/chat/completions`: auth → parse → plan → execute → JSON or SSE.
+//! `POST /v1/chat/completions`: admission (auth → body → parse → plan → admit → record),
+//! then execution → JSON or SSE.
 
 use std::sync::Arc;
 
@@ -9,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::sse::{self, Presentation};
-use super::{read_body, AppState, RequestContext};
-use crate::auth;
-use crate::exec::{self, Meter, Outcome, RequestInfo};
+use super::{add_rate_headers, admit, cost, AppState, RequestContext};
+use crate::exec::metered::finish_reason_of;
+use crate::exec::{self, Meter, Outcome};
 use crate::providers::AttemptRequest;
-use crate::routing;
+use crate::routing::{self, Plan};
 use crate::types::ChatRequest;
 
 pub async fn chat_completions(
@@ -22,18 +23,51 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut meter = Meter::new(
-        state.recorder.slot().await,
-        RequestInfo {
-            id: ctx.id.clone(),
-            app_referer: header_text(&headers, "http-referer")
-                .or_else(|| header_text(&headers, "referer")),
-            app_title: header_text(&headers, "x-openrouter-title")
-                .or_else(|| header_text(&headers, "x-title")),
-        },
-        ctx.started,
+    match admit_and_run(&state, &ctx, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Admission (see `admit`), then execution; errors before the record exists are returned,
+/// errors after it are recorded by `run`.
+async fn admit_and_run(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = admit::authenticate(state, headers).await?;
+    let bytes = admit::body(state, body).await?;
+    let chat = ChatRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    drop(bytes);
+    let snap = state.registry.snapshot();
+    let mut plan = routing::plan(&snap, &chat, &state.settings.routing)
+        .map_err(|e| admit::refused(state, e.into()))?;
+    drop(snap);
+    let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut plan, |p| {
+        admit::estimate(p, chat.messages_len, chat.max_output_tokens)
+    })
+    .await?;
+    meter.set_request(
+        chat.model.clone().or_else(|| chat.models.first().cloned()),
+        chat.stream,
+        chat.messages_len,
     );
-    match handle(&state, &ctx, &headers, body, &mut meter).await {
+    let mut resp = run(state, ctx, chat, plan, meter).await;
+    add_rate_headers(resp.headers_mut(), &rate);
+    Ok(resp)
+}
+
+/// Executes an admitted request; the meter records and settles whatever happens.
+async fn run(
+    state: &AppState,
+    ctx: &RequestContext,
+    chat: ChatRequest,
+    plan: Plan,
+    mut meter: Meter,
+) -> Response {
+    match execute(state, ctx, chat, plan, &mut meter).await {
         Ok(Handled::Json(bytes, dropped)) => {
             meter.finish(Outcome::Success, 200, None);
             let mut resp = (StatusCode::OK, bytes).into_response();
@@ -79,34 +113,24 @@ fn add_dropped(resp: &mut Response, dropped: &[&'static str]) {
     }
 }
 
-async fn handle(
+async fn execute(
     state: &AppState,
     ctx: &RequestContext,
-    headers: &HeaderMap,
-    body: Body,
+    chat: ChatRequest,
+    plan: Plan,
     meter: &mut Meter,
 ) -> Result<Handled, ApiError> {
-    let snap = state.registry.snapshot();
-    let principal = auth::authenticate(headers, &snap, state.settings.require_keys)?;
-    meter.set_key(principal.key_id.clone());
-    let bytes = read_body(body, state.settings.body_limit_bytes).await?;
-    let chat = ChatRequest::parse(&bytes)?;
-    drop(bytes);
-    meter.set_request(
-        chat.model.clone().or_else(|| chat.models.first().cloned()),
-        chat.stream,
-        chat.messages_len,
-    );
-    let plan = routing::plan(&snap, &chat, &state.settings.routing)?;
-    drop(snap);
-
     if !chat.stream {
         let (completion, attempt) = exec::complete(&plan, &chat, meter).await?;
         meter.served(&attempt, completion.upstream_id.clone());
         meter.observe_usage(completion.usage.as_ref());
+        meter.observe_finish(finish_reason_of(&completion.body));
         let mut body = completion.body;
         body.insert("model", &attempt.model);
         body.insert("provider", &attempt.provider);
+        if let Some(u) = &completion.usage {
+            cost::annotate(&mut body, u, &attempt.price);
+        }
         let dropped = attempt.adapter.dropped_params(AttemptRequest {
             chat: &chat,
             upstream_model: &attempt.upstream_model,
@@ -163,12 +187,4 @@ fn sse_response(body: Body) -> Response {
     // Tell nginx-style proxies not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
-}
-
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().chars().take(512).collect::<String>())
-        .filter(|s| !s.is_empty())
 }

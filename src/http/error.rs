@@ -10,8 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::accounting::QueueFull;
 use crate::auth::AuthError;
 use crate::exec::{ExecError, Failure};
+use crate::ledger::Refusal;
 use crate::providers::ProviderError;
 use crate::routing::policy::is_provider_auth_failure;
 use crate::routing::PlanError;
@@ -28,8 +30,14 @@ pub enum ApiError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    LogFull(#[from] QueueFull),
     #[error("Request body is larger than the limit of {0} bytes")]
     TooLarge(usize),
+    #[error("The request body did not arrive within {0} seconds")]
+    BodyTimeout(u64),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -75,6 +83,14 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Auth(AuthError::AdminDisabled) => StatusCode::FORBIDDEN,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Refused(Refusal::Budget { .. }) => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Refused(Refusal::ModelNotAllowed { .. }) => StatusCode::FORBIDDEN,
+            ApiError::Refused(Refusal::Unavailable | Refusal::LimitsUnavailable) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Refused(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LogFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Plan(PlanError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
             ApiError::Plan(PlanError::NoEndpoint {
                 by_request: true, ..
@@ -110,10 +126,66 @@ impl ApiError {
                     Some("admin_disabled".into()),
                     None,
                 ),
-                ApiError::Auth(_) => (
+                ApiError::Auth(e) => (
                     "authentication_error",
                     None,
-                    Some("invalid_api_key".into()),
+                    Some(
+                        match e {
+                            AuthError::Expired(..) => "key_expired",
+                            AuthError::Disabled(_) => "key_disabled",
+                            _ => "invalid_api_key",
+                        }
+                        .into(),
+                    ),
+                    None,
+                ),
+                ApiError::Refused(r) => {
+                    let (t, code) = match r {
+                        Refusal::Budget { .. } => ("insufficient_quota", "budget_exceeded"),
+                        Refusal::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
+                        Refusal::TooLarge { .. } => ("rate_limit_error", "tokens_exceeded"),
+                        Refusal::Concurrency { .. } => {
+                            ("rate_limit_error", "concurrency_limit_exceeded")
+                        }
+                        Refusal::ModelNotAllowed { .. } => {
+                            ("permission_error", "model_not_allowed")
+                        }
+                        Refusal::Unavailable | Refusal::LimitsUnavailable => {
+                            ("service_unavailable_error", "unavailable")
+                        }
+                    };
+                    let metadata = match r {
+                        Refusal::Budget {
+                            spent_nanos,
+                            budget_nanos,
+                            reset,
+                            resets_at,
+                            ..
+                        } => Some(json!({
+                            "limit": crate::types::usage::nanos_to_usd(*budget_nanos),
+                            "usage": crate::types::usage::nanos_to_usd(*spent_nanos),
+                            "limit_reset": reset.as_str(),
+                            "resets_at": resets_at.map(crate::types::time::format_rfc3339),
+                        })),
+                        _ => None,
+                    };
+                    (
+                        t,
+                        matches!(r, Refusal::ModelNotAllowed { .. }).then(|| "model".to_owned()),
+                        Some(code.into()),
+                        metadata,
+                    )
+                }
+                ApiError::LogFull(_) => (
+                    "service_unavailable_error",
+                    None,
+                    Some("request_log_full".into()),
+                    None,
+                ),
+                ApiError::BodyTimeout(_) => (
+                    "invalid_request_error",
+                    None,
+                    Some("body_timeout".into()),
                     None,
                 ),
                 ApiError::Plan(PlanError::UnknownModel { suggestions, .. }) => (
@@ -253,6 +325,7 @@ impl ApiError {
     /// Seconds for `Retry-After`, when every attempt was rate-limited.
     fn retry_after(&self) -> Option<Duration> {
         match self {
+            ApiError::Refused(r) => r.retry_after(),
             ApiError::Exec(ExecError::AllFailed(fs))
                 if self.status() == StatusCode::TOO_MANY_REQUESTS =>
             {
@@ -334,8 +407,19 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/json"),
         );
         if let Some(after) = self.retry_after() {
-            if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
+            // Whole seconds, rounded up: a client that waits this long is let through.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                 headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        if let ApiError::Refused(r) = &self {
+            if let Some(h) = r.headers() {
+                super::add_rate_headers(headers, h);
+            }
+            if matches!(r, Refusal::TooLarge { .. }) {
+                // Waiting cannot help: tell the SDKs not to retry.
+                headers.insert("x-should-retry", HeaderValue::from_static("false"));
             }
         }
         if let ApiError::Auth(AuthError::Missing | AuthError::Invalid | AuthError::InvalidMaster) =

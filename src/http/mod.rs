@@ -1,8 +1,11 @@
 //! The HTTP surface; the only module that imports axum. Routes are served under `/v1` and,
 //! for OpenRouter users who change only the host, under `/api/v1`.
 
+pub mod account;
 pub mod admin;
+pub mod admit;
 pub mod chat;
+pub mod cost;
 pub mod error;
 pub mod health;
 pub mod models;
@@ -26,6 +29,7 @@ pub use error::ApiError;
 
 use crate::accounting::Recorder;
 use crate::config::Settings;
+use crate::ledger::{Ledger, RateHeaders};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -36,6 +40,16 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub store: Store,
     pub recorder: Recorder,
+    pub ledger: Arc<Ledger>,
+}
+
+/// OpenAI's `x-ratelimit-*` headers for a key with limits.
+pub fn add_rate_headers(headers: &mut axum::http::HeaderMap, rate: &RateHeaders) {
+    for (name, value) in rate.pairs() {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
 }
 
 /// Per-request identity, set by the outermost middleware.
@@ -50,7 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/completions", post(chat::chat_completions))
         .route("/models", get(models::list))
         .route("/models/{*slug}", get(models::get_one))
-        .route("/health", get(health::health));
+        .route("/health", get(health::health))
+        .route("/key", get(account::key))
+        .route("/credits", get(account::credits))
+        .route("/generation", get(account::generation));
     Router::new()
         .nest("/v1", api.clone())
         .nest("/api/v1", api)
@@ -125,10 +142,18 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
 }
 
 /// Parses a JSON body for the admin API.
+/// Errors name the field at fault (`budget_reset: unknown variant ...`).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = if path == "." {
+            format!("Invalid request body: {}", e.inner())
+        } else {
+            format!("Invalid request body: {path}: {}", e.inner())
+        };
         ApiError::Invalid(crate::types::InvalidRequest {
-            message: format!("Invalid request body: {e}"),
+            message,
             param: None,
             code: "invalid_body",
         })

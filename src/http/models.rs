@@ -2,6 +2,7 @@
 //! what OpenRouter's list carries (name, context_length, pricing, supported_parameters).
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -41,6 +42,9 @@ fn entry(snap: &Snapshot, m: &Model) -> Value {
         json!({
             "prompt": per_token(e.input_price),
             "completion": per_token(e.output_price),
+            "request": format!("{}", e.request_price),
+            "input_cache_read": per_token(e.cache_read_price.unwrap_or(e.input_price)),
+            "input_cache_write": per_token(e.cache_write_price.unwrap_or(e.input_price)),
         })
     });
     json!({
@@ -58,11 +62,17 @@ fn entry(snap: &Snapshot, m: &Model) -> Value {
     })
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+/// The list; a request made with a key that may use only some models sees only those.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    let principal = crate::auth::authenticate(&headers, &state.registry, false)
+        .await
+        .unwrap_or_default();
     let snap = state.registry.snapshot();
+    let allowed = |slug: &str| principal.key.as_ref().is_none_or(|k| k.policy.allows(slug));
     let data: Vec<Value> = snap
         .slugs
         .iter()
+        .filter(|s| allowed(s))
         .filter_map(|s| snap.models.get(s))
         .map(|m| entry(&snap, m))
         .collect();

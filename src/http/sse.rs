@@ -11,7 +11,7 @@ use futures::{Stream, StreamExt};
 use super::error::ApiError;
 use crate::exec::{self, Committed, ExecError, Meter, Outcome};
 use crate::providers::{Chunk, ProviderError};
-use crate::routing::Plan;
+use crate::routing::{Attempt, Plan};
 use crate::types::json::write_json_string;
 use crate::types::{now_ms, ChatRequest};
 
@@ -28,12 +28,15 @@ pub struct Presentation {
 
 /// Renders one upstream chunk for the client; `None` hides it (a usage-only chunk the client
 /// did not ask for).
-fn render(mut chunk: Chunk, model: &str, provider: &str, p: &Presentation) -> Option<Bytes> {
+fn render(mut chunk: Chunk, attempt: &Attempt, p: &Presentation) -> Option<Bytes> {
+    let (model, provider) = (attempt.model.as_str(), attempt.provider.as_str());
     if !p.include_usage {
         if chunk.usage_only {
             return None;
         }
         chunk.body.remove("usage");
+    } else if let Some(u) = &chunk.usage {
+        super::cost::annotate(&mut chunk.body, u, &attempt.price);
     }
     chunk.body.insert("model", model);
     chunk.body.insert("provider", provider);
@@ -86,7 +89,7 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
         let Committed { attempt, buffered, mut rest, mut finished } = committed;
         for chunk in buffered {
             meter.observe_chunk(&chunk);
-            if let Some(b) = render(chunk, &attempt.model, &attempt.provider, &p) {
+            if let Some(b) = render(chunk, &attempt, &p) {
                 yield Ok(b);
             }
         }
@@ -95,7 +98,7 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
                 Ok(Some(Ok(chunk))) => {
                     finished |= chunk.finished;
                     meter.observe_chunk(&chunk);
-                    if let Some(b) = render(chunk, &attempt.model, &attempt.provider, &p) {
+                    if let Some(b) = render(chunk, &attempt, &p) {
                         yield Ok(b);
                     }
                 }

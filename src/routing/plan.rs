@@ -11,6 +11,7 @@ use crate::config::RoutingSettings;
 use crate::providers::Provider;
 use crate::registry::{Model, Snapshot};
 use crate::types::chat::{DataCollection, SortBy};
+use crate::types::registry::DEFAULT_OUTPUT_TOKENS;
 use crate::types::{ChatRequest, Price};
 
 /// One upstream call to try.
@@ -22,6 +23,8 @@ pub struct Attempt {
     pub adapter: Arc<dyn Provider>,
     pub upstream_model: String,
     pub price: Price,
+    /// Output tokens to reserve when the request sets no maximum (the model's default).
+    pub output_estimate: u64,
     pub request_timeout: Duration,
     pub first_token_timeout: Duration,
 }
@@ -191,10 +194,11 @@ pub fn plan(
                 provider: ep.provider.clone(),
                 adapter: adapter.clone(),
                 upstream_model: ep.upstream_model.clone(),
-                price: Price {
-                    input_per_million: ep.input_price,
-                    output_per_million: ep.output_price,
-                },
+                price: ep.price(),
+                output_estimate: model
+                    .decl
+                    .default_output_tokens
+                    .unwrap_or(DEFAULT_OUTPUT_TOKENS),
                 request_timeout: entry
                     .decl
                     .request_timeout_secs
@@ -210,10 +214,7 @@ pub fn plan(
 
         if prefs.sort.as_ref().is_some_and(|s| s.by() == SortBy::Price) {
             // Stable: equal prices keep registry order.
-            candidates.sort_by(|a, b| {
-                (a.price.input_per_million + a.price.output_per_million)
-                    .total_cmp(&(b.price.input_per_million + b.price.output_per_million))
-            });
+            candidates.sort_by_key(|a| a.price.sort_key());
         }
         if let Some(order) = &prefs.order {
             let rank = |p: &str| order.iter().position(|o| o == p).unwrap_or(usize::MAX);

@@ -3,8 +3,11 @@
 //! Every query is written once in SQL both dialects accept (`$n` placeholders, `ON CONFLICT`)
 //! and run against whichever pool is live through `on_pool!`. Depends on `types` only.
 
+mod keys;
+mod ledger;
 mod records;
 mod registry;
+pub mod sanitize;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,8 +16,10 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
+pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use records::{AttemptRecord, RequestRecord, StoredRequest};
-pub use registry::{KeyRow, Origin, RegistryRows};
+pub use registry::{Origin, RegistryRows};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,7 +35,41 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
+
+impl StoreError {
+    /// The database refused this data (a constraint, an encoding, a type): retrying the same
+    /// rows cannot succeed. Everything else (connections, timeouts, locks, a full disk) is
+    /// transient.
+    pub fn is_refused_data(&self) -> bool {
+        let StoreError::Sqlx(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        let code = db.code().unwrap_or_default();
+        if db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some()
+        {
+            // PostgreSQL SQLSTATEs: connection (08), resources (53), operator intervention
+            // incl. statement timeouts (57), rollbacks (40), locks (55), system (58, XX).
+            return !["08", "53", "57", "40", "55", "58", "XX"]
+                .iter()
+                .any(|c| code.starts_with(c));
+        }
+        // SQLite: extended result codes; the low byte is the primary code (busy, locked, out
+        // of memory, I/O, full, cannot open, schema changed are transient).
+        match code.parse::<i32>() {
+            Ok(n) => !matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 17),
+            Err(_) => true,
+        }
+    }
+}
+
+/// How long a background database call may take before its connection is closed (not
+/// returned to the pool, where a connection gone silent would wait forever).
+pub const CALL_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -49,6 +88,55 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Runs `body` on a connection of its own under `deadline`. When the deadline passes (or the
+/// call fails) the connection is closed rather than returned to the pool: a connection that went silent
+/// mid-query (a NAT or firewall dropping state) is replaced instead of waited on.
+macro_rules! on_conn {
+    ($store:expr, $deadline:expr, $conn:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(pool) => {
+                let mut $conn = tokio::time::timeout($deadline, pool.acquire())
+                    .await
+                    .map_err(|_| $crate::store::StoreError::Timeout($deadline))??;
+                let r = tokio::time::timeout($deadline, async { $body }).await;
+                match r {
+                    Ok(Ok(v)) => Ok(v),
+                    // After a failed statement the connection's protocol state is not to be
+                    // trusted (sqlx can hand a stale error to the next user): replace it.
+                    Ok(Err(e)) => {
+                        $conn.close_on_drop();
+                        Err(e)
+                    }
+                    Err(_) => {
+                        $conn.close_on_drop();
+                        Err($crate::store::StoreError::Timeout($deadline))
+                    }
+                }
+            }
+            $crate::store::Store::Postgres(pool) => {
+                let mut $conn = tokio::time::timeout($deadline, pool.acquire())
+                    .await
+                    .map_err(|_| $crate::store::StoreError::Timeout($deadline))??;
+                let r = tokio::time::timeout($deadline, async { $body }).await;
+                match r {
+                    Ok(Ok(v)) => Ok(v),
+                    // After a failed statement the connection's protocol state is not to be
+                    // trusted (sqlx can hand a stale error to the next user): replace it.
+                    Ok(Err(e)) => {
+                        $conn.close_on_drop();
+                        Err(e)
+                    }
+                    Err(_) => {
+                        $conn.close_on_drop();
+                        Err($crate::store::StoreError::Timeout($deadline))
+                    }
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_conn;
 
 impl Store {
     /// Connects (creating a SQLite file and its folder if missing). Does not migrate.
@@ -75,7 +163,7 @@ impl Store {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(5))
                 .after_connect(|_, _| {
                     Box::pin(async {
                         deprioritize_sqlite_workers();
@@ -86,10 +174,21 @@ impl Store {
                 .await?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // Deadlines on the server's side too: a statement, or a transaction left idle by a
+            // client that vanished, ends there; and the server probes idle connections, which
+            // keeps NAT and firewall state alive. (The client side has no TCP keep-alive
+            // setting in sqlx: `on_conn!` puts a deadline on every background call instead.)
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.options([
+                ("statement_timeout", "15s"),
+                ("idle_in_transaction_session_timeout", "30s"),
+                ("tcp_keepalives_idle", "15"),
+                ("tcp_keepalives_interval", "5"),
+                ("tcp_keepalives_count", "3"),
+            ]);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
                 .await?;
             Ok(Store::Postgres(pool))
         } else {
@@ -115,8 +214,9 @@ impl Store {
 
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
-        Ok(())
+        on_conn!(self, Duration::from_secs(2), c => {
+            sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ()).map_err(StoreError::from)
+        })
     }
 
     pub async fn close(&self) {

@@ -2,7 +2,34 @@
 
 use serde::Serialize;
 
-use super::{on_pool, Store, StoreError};
+use std::collections::BTreeMap;
+
+use super::{on_conn, on_pool, Store, StoreError, CALL_DEADLINE};
+
+type SpendMap<'a> = BTreeMap<(&'a str, i64), (i64, i64)>;
+
+/// Cost and count per (key, UTC day) of the records that carry a key.
+fn spend_by_key_and_day<'a>(records: impl Iterator<Item = &'a RequestRecord>) -> SpendMap<'a> {
+    let mut m = SpendMap::new();
+    for r in records {
+        if let Some(key) = r.key_id.as_deref() {
+            let e = m
+                .entry((key, crate::types::time::day_of(r.created_at)))
+                .or_default();
+            e.0 += r.cost_nanos;
+            e.1 += 1;
+        }
+    }
+    m
+}
+
+fn spend_by_key<'a>(m: &SpendMap<'a>) -> BTreeMap<&'a str, i64> {
+    let mut out = BTreeMap::new();
+    for ((key, _), (cost, _)) in m {
+        *out.entry(*key).or_default() += cost;
+    }
+    out
+}
 
 /// One upstream attempt of a request.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -37,6 +64,8 @@ pub struct RequestRecord {
     pub completion_tokens: i64,
     pub cached_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Prompt tokens written to the provider's cache (part of `prompt_tokens`).
+    pub cache_write_tokens: i64,
     pub usage_estimated: bool,
     pub cost_nanos: i64,
     pub latency_ms: i64,
@@ -44,7 +73,51 @@ pub struct RequestRecord {
     pub app_referer: Option<String>,
     pub app_title: Option<String>,
     pub error: Option<String>,
+    pub finish_reason: Option<String>,
     pub attempts: Vec<AttemptRecord>,
+}
+
+impl RequestRecord {
+    /// Makes every text field storable: no NUL bytes (PostgreSQL refuses them), and
+    /// client-supplied names and upstream error texts of bounded size.
+    pub fn sanitize(&mut self) {
+        use super::sanitize::bounded;
+        const NAME: usize = 512;
+        const ERROR: usize = 4096;
+        bounded(&mut self.id, NAME);
+        for f in [
+            &mut self.key_id,
+            &mut self.requested_model,
+            &mut self.served_model,
+            &mut self.provider,
+            &mut self.upstream_id,
+            &mut self.app_referer,
+            &mut self.app_title,
+            &mut self.finish_reason,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bounded(f, NAME);
+        }
+        bounded(&mut self.outcome, NAME);
+        if let Some(e) = &mut self.error {
+            bounded(e, ERROR);
+        }
+        for a in &mut self.attempts {
+            for f in [
+                &mut a.provider,
+                &mut a.model,
+                &mut a.upstream_model,
+                &mut a.outcome,
+            ] {
+                bounded(f, NAME);
+            }
+            if let Some(e) = &mut a.error {
+                bounded(e, ERROR);
+            }
+        }
+    }
 }
 
 /// A stored request with its attempts, as the admin API returns it.
@@ -67,6 +140,7 @@ struct RequestRow {
     completion_tokens: i64,
     cached_tokens: i64,
     reasoning_tokens: i64,
+    cache_write_tokens: i64,
     usage_estimated: bool,
     cost_nanos: i64,
     latency_ms: i64,
@@ -74,6 +148,7 @@ struct RequestRow {
     app_referer: Option<String>,
     app_title: Option<String>,
     error: Option<String>,
+    finish_reason: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -101,6 +176,7 @@ impl From<RequestRow> for RequestRecord {
             completion_tokens: r.completion_tokens,
             cached_tokens: r.cached_tokens,
             reasoning_tokens: r.reasoning_tokens,
+            cache_write_tokens: r.cache_write_tokens,
             usage_estimated: r.usage_estimated,
             cost_nanos: r.cost_nanos,
             latency_ms: r.latency_ms,
@@ -108,6 +184,7 @@ impl From<RequestRow> for RequestRecord {
             app_referer: r.app_referer,
             app_title: r.app_title,
             error: r.error,
+            finish_reason: r.finish_reason,
             attempts: Vec::new(),
         }
     }
@@ -115,14 +192,23 @@ impl From<RequestRow> for RequestRecord {
 
 const REQUEST_COLUMNS: &str = "id, created_at, key_id, requested_model, served_model, provider, upstream_id, outcome, status, \
      streamed, cancelled, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_estimated, \
-     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error";
+     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason";
 
 impl Store {
     /// Writes a batch of records in one transaction: a batch lands whole or not at all.
     /// Rows go in multi-row INSERTs: one statement per hundred records rather than two per
     /// record, which matters on SQLite, where every statement is a hop to its worker thread.
-    pub async fn insert_records(&self, batch: &[RequestRecord]) -> Result<(), StoreError> {
-        // 22 and 9 bound values per row keep each statement far below both backends' limits.
+    ///
+    /// The same transaction adds each newly inserted record's cost to its key's daily spend
+    /// and to `holder`'s budget lease, so money is counted exactly once even when a batch is
+    /// retried after a commit whose answer was lost (`ON CONFLICT DO NOTHING ... RETURNING`
+    /// names only the rows this call inserted). Returns those ids.
+    pub async fn insert_records(
+        &self,
+        batch: &[std::sync::Arc<RequestRecord>],
+        holder: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        // 24 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
         let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
@@ -134,8 +220,9 @@ impl Store {
                     .map(|(i, a)| (r.id.as_str(), i as i64, a))
             })
             .collect();
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let inserted = on_conn!(self, CALL_DEADLINE, c => {
+            let mut tx = sqlx::Connection::begin(&mut *c).await?;
+            let mut inserted: Vec<String> = Vec::with_capacity(batch.len());
             for rows in batch.chunks(REQUESTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO requests ({REQUEST_COLUMNS}) "));
                 q.push_values(rows, |mut b, r| {
@@ -144,10 +231,12 @@ impl Store {
                         .push_bind(r.status).push_bind(r.streamed).push_bind(r.cancelled).push_bind(r.prompt_tokens)
                         .push_bind(r.completion_tokens).push_bind(r.cached_tokens).push_bind(r.reasoning_tokens)
                         .push_bind(r.usage_estimated).push_bind(r.cost_nanos).push_bind(r.latency_ms).push_bind(r.ttft_ms)
-                        .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error);
+                        .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error)
+                        .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason);
                 });
-                q.push(" ON CONFLICT (id) DO NOTHING");
-                q.build().execute(&mut *tx).await?;
+                q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                inserted.extend(ids.into_iter().map(|(id,)| id));
             }
             for rows in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(
@@ -161,9 +250,61 @@ impl Store {
                 q.push(" ON CONFLICT (request_id, position) DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
+            let fresh: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+            let spends = spend_by_key_and_day(batch.iter().map(|r| &**r).filter(|r| fresh.contains(r.id.as_str())));
+            for ((key, day), (cost, n)) in &spends {
+                sqlx::query(
+                    "INSERT INTO key_spend (key_id, day, cost_nanos, requests) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key_id, day) DO UPDATE SET cost_nanos = key_spend.cost_nanos + excluded.cost_nanos, \
+                     requests = key_spend.requests + excluded.requests")
+                    .bind(*key).bind(*day).bind(*cost).bind(*n).execute(&mut *tx).await?;
+            }
+            for (key, cost) in spend_by_key(&spends) {
+                sqlx::query("UPDATE budget_leases SET spent_nanos = spent_nanos + $1 WHERE key_id = $2 AND holder = $3")
+                    .bind(cost).bind(key).bind(holder).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-        });
-        Ok(())
+            Ok::<_, StoreError>(inserted)
+        })?;
+        Ok(inserted)
+    }
+
+    /// Sets aside a record the database refused: a reduced row in `dead_letters` (the
+    /// record as JSON, for an operator), its cost still counted in the key's spend.
+    pub async fn insert_dead_letter(
+        &self,
+        record: &RequestRecord,
+        error: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(record).unwrap_or_default();
+        let json = super::sanitize::text(&json);
+        let key = record.key_id.as_deref().map(super::sanitize::text);
+        on_conn!(self, CALL_DEADLINE, c => {
+            let mut tx = sqlx::Connection::begin(&mut *c).await?;
+            sqlx::query("INSERT INTO dead_letters (id, created_at, key_id, cost_nanos, error, record) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(super::sanitize::text(&record.id).as_ref()).bind(record.created_at).bind(key.as_deref())
+                .bind(record.cost_nanos).bind(super::sanitize::text(error).as_ref()).bind(json.as_ref())
+                .execute(&mut *tx).await?;
+            if let Some(key) = key.as_deref() {
+                sqlx::query(
+                    "INSERT INTO key_spend (key_id, day, cost_nanos, requests) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (key_id, day) DO UPDATE SET cost_nanos = key_spend.cost_nanos + excluded.cost_nanos, \
+                     requests = key_spend.requests + 1")
+                    .bind(key).bind(crate::types::time::day_of(record.created_at)).bind(record.cost_nanos)
+                    .execute(&mut *tx).await?;
+                sqlx::query("UPDATE budget_leases SET spent_nanos = spent_nanos + $1 WHERE key_id = $2 AND holder = $3")
+                    .bind(record.cost_nanos).bind(key).bind(holder).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// How many records were set aside.
+    pub async fn dead_letter_count(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(p).await)?;
+        Ok(n)
     }
 
     /// The newest requests first, optionally one key's, with their attempts.
@@ -181,16 +322,27 @@ impl Store {
         if out.is_empty() {
             return Ok(out);
         }
-        // One query for all attempts of the page, rather than one per request.
-        let oldest = out.iter().map(|r| r.created_at).min().unwrap_or(0);
-        let attempts: Vec<AttemptRow> = on_pool!(self, p => sqlx::query_as(
-            "SELECT a.request_id, a.provider, a.model, a.upstream_model, a.outcome, a.status, a.error, a.latency_ms \
-             FROM request_attempts a JOIN requests r ON r.id = a.request_id WHERE r.created_at >= $1 \
-             ORDER BY a.request_id, a.position")
-            .bind(oldest).fetch_all(p).await)?;
+        // One query for the attempts of exactly this page's requests.
+        let index: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        let attempts: Vec<AttemptRow> = on_pool!(self, p => {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT request_id, provider, model, upstream_model, outcome, status, error, latency_ms \
+                 FROM request_attempts WHERE request_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for r in &out {
+                ids.push_bind(r.id.clone());
+            }
+            q.push(") ORDER BY request_id, position");
+            q.build_query_as().fetch_all(p).await
+        })?;
         for a in attempts {
-            if let Some(r) = out.iter_mut().find(|r| r.id == a.request_id) {
-                r.attempts.push(a.attempt);
+            if let Some(&i) = index.get(&a.request_id) {
+                out[i].attempts.push(a.attempt);
             }
         }
         Ok(out)

@@ -3,7 +3,8 @@
 //! Every change bumps `registry_version` in the same transaction, so each replica's refresh
 //! task can see with one cheap query that it must reload its snapshot.
 
-use super::{on_pool, Store, StoreError};
+use super::keys::{bump_version, KeyRow, KEY_COLUMNS};
+use super::{on_conn, on_pool, Store, StoreError, CALL_DEADLINE};
 use crate::types::now_ms;
 use crate::types::registry::{EndpointDecl, ModelDecl, ProviderDecl};
 
@@ -16,19 +17,6 @@ pub struct RegistryRows {
     pub keys: Vec<KeyRow>,
 }
 
-/// A gateway key as stored: only its hash, never the key.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct KeyRow {
-    pub id: String,
-    pub name: String,
-    #[serde(skip)]
-    pub key_hash: String,
-    /// The first characters of the key, to tell keys apart in listings.
-    pub key_prefix: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-}
-
 #[derive(sqlx::FromRow)]
 struct ModelRow {
     slug: String,
@@ -37,6 +25,7 @@ struct ModelRow {
     context_length: Option<i64>,
     supported_parameters: String,
     enabled: bool,
+    default_output_tokens: Option<i64>,
     created_at: i64,
 }
 
@@ -47,6 +36,9 @@ struct EndpointRow {
     upstream_model: String,
     input_price: f64,
     output_price: f64,
+    cache_read_price: Option<f64>,
+    cache_write_price: Option<f64>,
+    request_price: f64,
     supported_parameters: Option<String>,
     enabled: bool,
 }
@@ -83,37 +75,41 @@ impl Origin {
 
 impl Store {
     pub async fn registry_version(&self) -> Result<i64, StoreError> {
-        let v: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
-            .fetch_one(p)
-            .await)?;
+        let v: i64 = on_conn!(self, CALL_DEADLINE, c => sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
+            .fetch_one(&mut *c)
+            .await
+            .map_err(StoreError::from))?;
         Ok(v)
     }
 
     /// Reads the whole registry and the live keys.
     pub async fn load_registry(&self) -> Result<RegistryRows, StoreError> {
-        let (version, provider_rows, model_rows, endpoint_rows, fallback_rows, keys) = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        let (version, provider_rows, model_rows, endpoint_rows, fallback_rows, keys) = on_conn!(self, CALL_DEADLINE, c => {
+            let mut tx = sqlx::Connection::begin(&mut *c).await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
                 .fetch_one(&mut *tx).await?;
             let providers: Vec<(String, bool)> = sqlx::query_as("SELECT decl, enabled FROM providers ORDER BY id")
                 .fetch_all(&mut *tx).await?;
             let models: Vec<ModelRow> = sqlx::query_as(
-                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, created_at FROM models ORDER BY slug")
+                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, created_at \
+                 FROM models ORDER BY slug")
                 .fetch_all(&mut *tx).await?;
             let endpoints: Vec<EndpointRow> = sqlx::query_as(
-                "SELECT model_slug, provider_id, upstream_model, input_price, output_price, supported_parameters, enabled \
+                "SELECT model_slug, provider_id, upstream_model, input_price, output_price, cache_read_price, cache_write_price, \
+                 request_price, supported_parameters, enabled \
                  FROM endpoints ORDER BY model_slug, position")
                 .fetch_all(&mut *tx).await?;
             let fallbacks: Vec<FallbackRow> = sqlx::query_as(
                 "SELECT model_slug, fallback_slug FROM model_fallbacks ORDER BY model_slug, position")
                 .fetch_all(&mut *tx).await?;
-            let keys: Vec<KeyRow> = sqlx::query_as(
-                "SELECT id, name, key_hash, key_prefix, created_at, revoked_at FROM api_keys WHERE revoked_at IS NULL")
+            let keys: Vec<super::keys::Row> = sqlx::query_as(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL"))
                 .fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            (version, providers, models, endpoints, fallbacks, keys)
-        });
+            Ok::<_, StoreError>((version, providers, models, endpoints, fallbacks, keys))
+        })?;
 
+        let keys = super::keys::rows(keys)?;
         let mut providers = Vec::with_capacity(provider_rows.len());
         for (decl, enabled) in provider_rows {
             let mut d: ProviderDecl =
@@ -134,6 +130,7 @@ impl Store {
                         .map_err(|e| corrupt(&slug, e))?,
                     fallbacks: Vec::new(),
                     enabled: r.enabled,
+                    default_output_tokens: r.default_output_tokens.map(|t| t.max(0) as u64),
                     endpoints: Vec::new(),
                 },
                 r.created_at,
@@ -146,6 +143,9 @@ impl Store {
                     upstream_model: e.upstream_model,
                     input_price: e.input_price,
                     output_price: e.output_price,
+                    cache_read_price: e.cache_read_price,
+                    cache_write_price: e.cache_write_price,
+                    request_price: e.request_price,
                     supported_parameters: match e.supported_parameters {
                         Some(s) => {
                             Some(serde_json::from_str(&s).map_err(|e| corrupt("endpoint", e))?)
@@ -190,22 +190,26 @@ impl Store {
             }
             for m in models {
                 sqlx::query(
-                    "INSERT INTO models (slug, name, aliases, context_length, supported_parameters, enabled, origin, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                    "INSERT INTO models (slug, name, aliases, context_length, supported_parameters, enabled, origin, created_at, updated_at, \
+                     default_output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                      ON CONFLICT (slug) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, \
                      context_length = excluded.context_length, supported_parameters = excluded.supported_parameters, \
-                     enabled = excluded.enabled, origin = excluded.origin, updated_at = excluded.updated_at")
+                     enabled = excluded.enabled, origin = excluded.origin, updated_at = excluded.updated_at, \
+                     default_output_tokens = excluded.default_output_tokens")
                     .bind(&m.slug).bind(&m.name).bind(json(&m.aliases)).bind(m.context_length.map(|c| c as i64))
                     .bind(json(&m.supported_parameters)).bind(m.enabled).bind(origin.as_str()).bind(now).bind(now)
+                    .bind(m.default_output_tokens.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM endpoints WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;
                 for (i, e) in m.endpoints.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO endpoints (model_slug, position, provider_id, upstream_model, input_price, output_price, \
-                         supported_parameters, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                         supported_parameters, enabled, cache_read_price, cache_write_price, request_price) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                         .bind(&m.slug).bind(i as i64).bind(&e.provider).bind(&e.upstream_model)
                         .bind(e.input_price).bind(e.output_price)
                         .bind(e.supported_parameters.as_ref().map(json)).bind(e.enabled)
+                        .bind(e.cache_read_price).bind(e.cache_write_price).bind(e.request_price)
                         .execute(&mut *tx).await?;
                 }
                 sqlx::query("DELETE FROM model_fallbacks WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;
@@ -215,7 +219,7 @@ impl Store {
                         .execute(&mut *tx).await?;
                 }
             }
-            sqlx::query("UPDATE registry_version SET version = version + 1 WHERE id = 1").execute(&mut *tx).await?;
+            bump_version!(self, tx);
             tx.commit().await?;
         });
         Ok(())
@@ -242,7 +246,7 @@ impl Store {
         let found = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let n = sqlx::query(&sql).bind(enabled).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();
-            sqlx::query("UPDATE registry_version SET version = version + 1 WHERE id = 1").execute(&mut *tx).await?;
+            bump_version!(self, tx);
             tx.commit().await?;
             n
         });
@@ -253,66 +257,5 @@ impl Store {
             )));
         }
         Ok(())
-    }
-
-    pub async fn create_key(
-        &self,
-        id: &str,
-        name: &str,
-        key_hash: &str,
-        key_prefix: &str,
-    ) -> Result<KeyRow, StoreError> {
-        let now = now_ms();
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("INSERT INTO api_keys (id, name, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id).bind(name).bind(key_hash).bind(key_prefix).bind(now)
-                .execute(&mut *tx).await?;
-            sqlx::query("UPDATE registry_version SET version = version + 1 WHERE id = 1").execute(&mut *tx).await?;
-            tx.commit().await?;
-        });
-        Ok(KeyRow {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            key_hash: key_hash.to_owned(),
-            key_prefix: key_prefix.to_owned(),
-            created_at: now,
-            revoked_at: None,
-        })
-    }
-
-    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
-        let rows = on_pool!(self, p => sqlx::query_as::<_, KeyRow>(
-            "SELECT id, name, key_hash, key_prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
-            .fetch_all(p).await)?;
-        Ok(rows)
-    }
-
-    /// Renames a key (its label); `NotFound` for an unknown id.
-    pub async fn rename_key(&self, id: &str, name: &str) -> Result<KeyRow, StoreError> {
-        let row = on_pool!(self, p => {
-            sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2").bind(name).bind(id).execute(p).await?;
-            sqlx::query_as::<_, KeyRow>(
-                "SELECT id, name, key_hash, key_prefix, created_at, revoked_at FROM api_keys WHERE id = $1")
-                .bind(id).fetch_optional(p).await?
-        });
-        row.ok_or_else(|| StoreError::NotFound(format!("no key `{id}`")))
-    }
-
-    /// Revokes a key; revoking twice is not an error, an unknown id is.
-    pub async fn revoke_key(&self, id: &str) -> Result<KeyRow, StoreError> {
-        let now = now_ms();
-        let row = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now).bind(id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE registry_version SET version = version + 1 WHERE id = 1").execute(&mut *tx).await?;
-            let row = sqlx::query_as::<_, KeyRow>(
-                "SELECT id, name, key_hash, key_prefix, created_at, revoked_at FROM api_keys WHERE id = $1")
-                .bind(id).fetch_optional(&mut *tx).await?;
-            tx.commit().await?;
-            row
-        });
-        row.ok_or_else(|| StoreError::NotFound(format!("no key `{id}`")))
     }
 }

@@ -187,6 +187,9 @@ pub struct ChatRequest {
     pub provider: ProviderPreferences,
     /// Byte length of `messages`, for estimating prompt tokens when an upstream gives none.
     pub messages_len: usize,
+    /// The output cap the client set (`max_completion_tokens`, else `max_tokens`), when it
+    /// is a whole number: budgets and token limits reserve it at admission.
+    pub max_output_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -302,10 +305,13 @@ impl ChatRequest {
             }
         };
 
+        let cap = |f: &str| body.get_as::<u64>(f).and_then(Result::ok);
+        let max_output_tokens = cap("max_completion_tokens").or_else(|| cap("max_tokens"));
         for field in GATEWAY_FIELDS {
             body.remove(field);
         }
         Ok(ChatRequest {
+            max_output_tokens,
             body,
             model,
             models,

@@ -2,13 +2,15 @@
 
 pub mod chat;
 pub mod json;
+pub mod keys;
 pub mod openai;
 pub mod registry;
+pub mod time;
 pub mod usage;
 
 pub use chat::{ChatRequest, InvalidRequest};
 pub use json::RawObject;
-pub use usage::{Price, Usage};
+pub use usage::{Cost, Price, Usage};
 
 /// Current time as unix milliseconds.
 pub fn now_ms() -> i64 {

@@ -116,6 +116,10 @@ fn yes() -> bool {
     true
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 /// What the mock provider does: typed, so tests and demos say what they mean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +172,17 @@ pub struct EndpointDecl {
     /// USD per million output (completion) tokens.
     #[serde(default)]
     pub output_price: f64,
+    /// USD per million prompt tokens read from the provider's cache (OpenAI's
+    /// `cached_tokens`, Anthropic's `cache_read_input_tokens`); defaults to `input_price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_price: Option<f64>,
+    /// USD per million prompt tokens written to the cache (Anthropic's
+    /// `cache_creation_input_tokens`); defaults to `input_price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_price: Option<f64>,
+    /// USD per request, on top of the token prices.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub request_price: f64,
     /// Parameters this endpoint honours; defaults to the model's list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_parameters: Option<Vec<String>>,
@@ -194,6 +209,10 @@ pub struct ModelDecl {
     pub fallbacks: Vec<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Output tokens to reserve for a request that sets no `max_tokens` (budgets and token
+    /// limits reserve an upper estimate at admission). Defaults to 4096.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_output_tokens: Option<u64>,
     #[serde(default)]
     pub endpoints: Vec<EndpointDecl>,
 }
@@ -384,11 +403,18 @@ impl ModelDecl {
             for (name, p) in [
                 ("input_price", ep.input_price),
                 ("output_price", ep.output_price),
+                ("cache_read_price", ep.cache_read_price.unwrap_or(0.0)),
+                ("cache_write_price", ep.cache_write_price.unwrap_or(0.0)),
+                ("request_price", ep.request_price),
             ] {
                 if !(p.is_finite() && p >= 0.0) {
                     return Err(bad(
                         format!("endpoints[{i}].{name}"),
-                        "must be a non-negative number (USD per million tokens)",
+                        if name == "request_price" {
+                            "must be a non-negative number (USD per request)"
+                        } else {
+                            "must be a non-negative number (USD per million tokens)"
+                        },
                     ));
                 }
             }
@@ -399,3 +425,19 @@ impl ModelDecl {
         Ok(())
     }
 }
+
+impl EndpointDecl {
+    /// The endpoint's prices as integers.
+    pub fn price(&self) -> crate::types::Price {
+        crate::types::Price::from_usd(
+            self.input_price,
+            self.output_price,
+            self.cache_read_price.unwrap_or(self.input_price),
+            self.cache_write_price.unwrap_or(self.input_price),
+            self.request_price,
+        )
+    }
+}
+
+/// Output tokens reserved when a request names no maximum and its model declares no default.
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 4096;

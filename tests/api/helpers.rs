@@ -90,9 +90,15 @@ impl TestApp {
         };
         let text = format!(
             "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n[auth]\nrequire_keys = {rk}\n[log]\nfilter = \"warn\"\n\
-             [accounting]\nflush_interval_ms = 20\n\n{registry}",
+             {accounting}\n{registry}",
             extra = opts.extra,
             rk = opts.require_keys,
+            // A test that sets its own [accounting] also sets its flush interval.
+            accounting = if opts.extra.contains("[accounting]") {
+                ""
+            } else {
+                "[accounting]\nflush_interval_ms = 20\n"
+            },
         );
         let env = EnvOverrides {
             database_url: Some(database_url.clone()),
@@ -306,4 +312,22 @@ pub fn error_chunk(events: &[Event]) -> Option<Value> {
     chunks(events)
         .into_iter()
         .find(|c| c.get("error").is_some())
+}
+
+/// Splits OpenRouter's `cost` and `cost_details` off a usage object, checking that the
+/// details add up to the cost; returns the rest and the cost in USD.
+pub fn split_cost(usage: &Value) -> (Value, f64) {
+    let mut rest = usage.clone();
+    let obj = rest.as_object_mut().expect("usage is an object");
+    let cost = obj
+        .remove("cost")
+        .and_then(|c| c.as_f64())
+        .expect("usage.cost");
+    let details = obj.remove("cost_details").expect("usage.cost_details");
+    let parts = details["upstream_inference_prompt_cost"].as_f64().unwrap()
+        + details["upstream_inference_completions_cost"]
+            .as_f64()
+            .unwrap();
+    assert!((parts - cost).abs() < 1e-12, "{details} adds up to {cost}");
+    (rest, cost)
 }

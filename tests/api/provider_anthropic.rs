@@ -229,8 +229,10 @@ async fn streamed_usage_chunk_when_asked() {
     let events = sse_of(app.chat(r).await).await;
     let last = chunks(&events).pop().unwrap();
     assert_eq!(last["choices"], json!([]));
+    let (usage, cost) = split_cost(&last["usage"]);
+    assert_eq!(cost, 0.000336, "16 in at $2/M, 38 out at $8/M");
     assert_eq!(
-        last["usage"],
+        usage,
         json!({"prompt_tokens": 16, "completion_tokens": 38, "total_tokens": 54,
             "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})

@@ -1,6 +1,9 @@
 //! One story over `Store`, run on SQLite and (in the PostgreSQL run) on PostgreSQL.
 
-use switchyard::store::{AttemptRecord, Origin, RequestRecord, Store};
+use std::sync::Arc;
+
+use switchyard::store::{AttemptRecord, LeaseAsk, NewKeyRow, Origin, RequestRecord, Store};
+use switchyard::types::keys::{BudgetReset, KeyPolicy};
 use switchyard::types::registry::{EndpointDecl, ModelDecl, ProviderDecl, ProviderKind};
 
 use crate::helpers::fresh_database;
@@ -55,6 +58,9 @@ async fn store_story() {
         upstream_model: u.into(),
         input_price: 0.5,
         output_price: 1.5,
+        cache_read_price: Some(0.05),
+        cache_write_price: None,
+        request_price: 0.001,
         supported_parameters: Some(vec!["tools".into()]),
         enabled: true,
     };
@@ -66,6 +72,7 @@ async fn store_story() {
         supported_parameters: vec!["temperature".into()],
         fallbacks: vec![],
         enabled: true,
+        default_output_tokens: Some(512),
         endpoints: vec![endpoint("one"), endpoint("two")],
     };
     store
@@ -90,21 +97,127 @@ async fn store_story() {
     assert!(!store.load_registry().await.unwrap().models[0].0.enabled);
     assert!(store.set_provider_enabled("nope", false).await.is_err());
 
-    // Keys: only hashes, revocation.
-    store
-        .create_key("key_a", "alpha", "hash-a", "sy-aaaa")
+    // Keys: only hashes, a policy, idempotent creation, updates, revocation.
+    let policy = KeyPolicy {
+        budget_nanos: Some(5_000_000_000),
+        budget_reset: BudgetReset::Monthly,
+        rpm: Some(60),
+        allowed_models: Some(vec!["a/*".into()]),
+        metadata: Some(serde_json::from_str(r#"{"team":"x"}"#).unwrap()),
+        ..KeyPolicy::default()
+    };
+    let new = |id: &'static str, hash: &'static str, token: Option<&'static str>| NewKeyRow {
+        id,
+        name: "alpha",
+        key_hash: hash,
+        key_prefix: "sy-aaaa",
+        policy: Box::leak(Box::new(policy.clone())),
+        idempotency_key: token,
+    };
+    let (a, created) = store
+        .create_key(&new("key_a", "hash-a", Some("t1")))
         .await
         .unwrap();
-    assert_eq!(store.load_registry().await.unwrap().keys.len(), 1);
-    let revoked = store.revoke_key("key_a").await.unwrap();
+    assert!(created);
+    assert_eq!(a.policy, policy);
+    // A retry with the same idempotency key returns the first key and makes no second one.
+    let (again, created) = store
+        .create_key(&new("key_a2", "hash-a2", Some("t1")))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, "key_a");
+    assert_eq!(store.list_keys().await.unwrap().len(), 1);
+    assert_eq!(
+        store.find_live_key("hash-a").await.unwrap().unwrap().id,
+        "key_a"
+    );
+    let mut changed = policy.clone();
+    changed.rpm = None;
+    changed.disabled = true;
+    let row = store
+        .update_key("key_a", "alpha-2", &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.policy.rpm, row.policy.disabled),
+        ("alpha-2", None, true)
+    );
+    assert!(store.update_key("key_zz", "x", &changed).await.is_err());
+    let keys = store.load_registry().await.unwrap().keys;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].policy, changed);
+    store
+        .create_key(&new("key_b", "hash-b", None))
+        .await
+        .unwrap();
+    let revoked = store.revoke_key("key_b").await.unwrap();
     assert!(revoked.revoked_at.is_some());
-    assert!(store.load_registry().await.unwrap().keys.is_empty());
+    assert_eq!(store.load_registry().await.unwrap().keys.len(), 1);
+    assert!(store.find_live_key("hash-b").await.unwrap().is_none());
     assert!(store.revoke_key("key_zz").await.is_err());
 
     // Records: a batch larger than one statement, attempts kept in order, written once.
-    let batch: Vec<RequestRecord> = (0..250).map(record).collect();
-    store.insert_records(&batch).await.unwrap();
-    store.insert_records(&batch[..3]).await.unwrap(); // a retried batch does not duplicate
+    let batch: Vec<Arc<RequestRecord>> = (0..250).map(record).map(Arc::new).collect();
+    let holder = "replica-1";
+    let lease = |need| LeaseAsk {
+        key_id: "key_a",
+        holder,
+        period_start: 0,
+        budget: 100_000,
+        need,
+        now: 10_000,
+        ttl_ms: 60_000,
+    };
+    let g = store.acquire_lease(lease(10)).await.unwrap();
+    assert!(g.fresh);
+    assert_eq!((g.granted, g.spent, g.unleased), (50_000, 0, 50_000));
+    assert_eq!(
+        store.insert_records(&batch, holder).await.unwrap().len(),
+        250
+    );
+    // A retried batch does not duplicate rows, and its money is not counted twice.
+    assert!(store
+        .insert_records(&batch[..3], holder)
+        .await
+        .unwrap()
+        .is_empty());
+    let spend = store.spend_totals(Some("key_a"), 1_000).await.unwrap();
+    assert_eq!((spend.total, spend.requests), (125 * 123, 125));
+    assert_eq!(store.spend_since("key_a", 0).await.unwrap(), 125 * 123);
+    // What is left: the budget less the spend, less the unspent part of live leases.
+    let g = store.acquire_lease(lease(10)).await.unwrap();
+    assert!(!g.fresh);
+    assert_eq!(g.spent, 125 * 123);
+    let left = 100_000 - 125 * 123 - (50_000 - 125 * 123);
+    assert_eq!(g.granted, 50_000 + left / 2);
+    // Another replica gets half of what nobody holds; nothing when less than it needs is left.
+    let other = LeaseAsk {
+        holder: "replica-2",
+        ..lease(1)
+    };
+    let g2 = store.acquire_lease(other).await.unwrap();
+    assert_eq!(g2.granted, (left - left / 2) / 2);
+    let huge = LeaseAsk {
+        holder: "replica-2",
+        ..lease(1_000_000)
+    };
+    assert_eq!(store.acquire_lease(huge).await.unwrap().granted, g2.granted);
+    // Shrinking gives budget back; expired leases of others are dropped.
+    assert!(store
+        .renew_lease("key_a", holder, 125 * 123, 70_000)
+        .await
+        .unwrap());
+    let late = LeaseAsk {
+        holder: "replica-2",
+        now: 80_000,
+        ..lease(1)
+    };
+    let g3 = store.acquire_lease(late).await.unwrap();
+    assert!(g3.granted > g2.granted, "{g3:?}");
+    store.release_leases(holder).await.unwrap();
+    assert!(!store.renew_lease("key_a", holder, 1, 90_000).await.unwrap());
+
     let newest = store.list_requests(1000, None).await.unwrap();
     assert_eq!(newest.len(), 250);
     assert_eq!(newest[0].id, "gen-00249");
@@ -123,5 +236,25 @@ async fn store_story() {
     assert_eq!(seven.error.as_deref(), Some("quote ' and \" and ünïcode"));
     assert_eq!(seven.attempts[1].provider, "p1");
     assert!(store.get_request("gen-missing").await.unwrap().is_none());
+    // A record the database refuses is set aside with its cost still counted.
+    let mut bad = record(900);
+    bad.requested_model = Some("a\0b".into());
+    let bad = Arc::new(bad);
+    if let Err(e) = store
+        .insert_records(std::slice::from_ref(&bad), holder)
+        .await
+    {
+        assert!(e.is_refused_data(), "{e}");
+        store
+            .insert_dead_letter(&bad, &e.to_string(), holder)
+            .await
+            .unwrap();
+        assert_eq!(store.dead_letter_count().await.unwrap(), 1);
+        let spend = store.spend_totals(Some("key_a"), 1_000).await.unwrap();
+        assert_eq!(spend.requests, 126);
+    } else {
+        // SQLite stores NUL bytes; PostgreSQL refuses them.
+        assert_eq!(store.backend(), "sqlite");
+    }
     store.close().await;
 }

@@ -5,13 +5,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+pub mod keys;
 
 use super::{parse_json, read_body, ApiError, AppState};
 use crate::auth;
@@ -22,10 +23,12 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys", get(keys::list_keys).post(keys::create_key))
         .route(
             "/keys/{id}",
-            axum::routing::delete(revoke_key).patch(rename_key),
+            get(keys::show_key)
+                .delete(keys::revoke_key)
+                .patch(keys::update_key),
         )
         .route("/providers", get(list_providers).post(upsert_provider))
         .route("/providers/{id}", patch(patch_provider))
@@ -50,76 +53,17 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
     }
 }
 
-async fn json_body<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+pub(super) async fn json_body<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body, ADMIN_BODY_LIMIT).await?;
     parse_json(&bytes)
 }
 
-fn invalid(msg: impl Into<String>, param: Option<&'static str>) -> ApiError {
+pub(super) fn invalid(msg: impl Into<String>, param: Option<&'static str>) -> ApiError {
     ApiError::Invalid(crate::types::InvalidRequest::new(
         msg,
         param,
         "invalid_value",
     ))
-}
-
-// ---- keys
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewKeyBody {
-    name: String,
-}
-
-async fn create_key(
-    State(s): State<AppState>,
-    body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let b: NewKeyBody = json_body(body).await?;
-    if b.name.trim().is_empty() {
-        return Err(invalid("`name` must not be empty", Some("name")));
-    }
-    let new = auth::generate_key();
-    let row = s
-        .store
-        .create_key(&new.id, b.name.trim(), &new.hash, &new.prefix)
-        .await?;
-    s.registry.reload().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "id": row.id, "name": row.name, "key": new.key, "prefix": row.key_prefix,
-            "created_at": row.created_at,
-            "note": "Store this key now: it is shown only once.",
-        })),
-    ))
-}
-
-async fn list_keys(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let keys = s.store.list_keys().await?;
-    Ok(Json(json!({ "object": "list", "data": keys })))
-}
-
-async fn rename_key(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    let b: NewKeyBody = json_body(body).await?;
-    if b.name.trim().is_empty() {
-        return Err(invalid("`name` must not be empty", Some("name")));
-    }
-    let row = s.store.rename_key(&id, b.name.trim()).await?;
-    Ok(Json(json!(row)))
-}
-
-async fn revoke_key(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let row = s.store.revoke_key(&id).await?;
-    s.registry.reload().await?;
-    Ok(Json(json!(row)))
 }
 
 // ---- providers
