@@ -16,6 +16,7 @@ mod provider_anthropic;
 mod provider_azure;
 mod provider_bedrock;
 mod provider_gemini;
+mod replicas;
 mod sdk;
 mod store_contract;
 mod streaming;

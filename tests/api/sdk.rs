@@ -269,3 +269,69 @@ async fn conformance_bedrock() {
     }
     app.stop().await;
 }
+
+/// A gateway with keys on, a key allowed 2 requests a minute and a key with a budget of 0.
+async fn limits_app() -> (TestApp, String, String) {
+    let json = Fake::start(vec![Reply::simple()]).await;
+    let reg = provider("fake", &json.base_url()) + &model("test/json", &[("fake", "up")], &[]);
+    let app = TestApp::spawn_with(
+        &reg,
+        Opts {
+            require_keys: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut keys = Vec::new();
+    for body in [
+        serde_json::json!({"name": "rpm", "rpm": 2}),
+        serde_json::json!({"name": "broke", "budget_usd": 0}),
+    ] {
+        let v: serde_json::Value = app
+            .admin(reqwest::Method::POST, "/admin/keys", Some(body))
+            .await
+            .json()
+            .await
+            .unwrap();
+        keys.push(v["key"].as_str().unwrap().to_owned());
+    }
+    let budget = keys.pop().unwrap();
+    (app, keys.pop().unwrap(), budget)
+}
+
+#[tokio::test]
+async fn official_sdks_see_rate_limits_and_budgets() {
+    let python = std::env::var("SWITCHYARD_TEST_PYTHON");
+    let node = std::env::var("SWITCHYARD_TEST_NODE_MODULES");
+    if python.is_err() && node.is_err() {
+        eprintln!(
+            "skipping: neither SWITCHYARD_TEST_PYTHON nor SWITCHYARD_TEST_NODE_MODULES is set"
+        );
+        return;
+    }
+    if let Ok(python) = python {
+        let (app, rpm, budget) = limits_app().await;
+        let mut cmd = Command::new(python);
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/sdk/limits_sdk.py"
+        ))
+        .env("SWITCHYARD_RPM_KEY", rpm)
+        .env("SWITCHYARD_BUDGET_KEY", budget);
+        run_script(cmd, &app).await;
+        app.stop().await;
+    }
+    if let Ok(modules) = node {
+        let (app, rpm, budget) = limits_app().await;
+        let mut cmd = Command::new("node");
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/sdk/limits_sdk.cjs"
+        ))
+        .env("NODE_PATH", modules)
+        .env("SWITCHYARD_RPM_KEY", rpm)
+        .env("SWITCHYARD_BUDGET_KEY", budget);
+        run_script(cmd, &app).await;
+        app.stop().await;
+    }
+}
