@@ -12,6 +12,7 @@ mod fallback;
 mod ledger;
 mod lifecycle;
 mod models_health;
+mod outage;
 mod provider_anthropic;
 mod provider_azure;
 mod provider_bedrock;
