@@ -112,7 +112,7 @@ def failed(mode, target, phase):
 
 ROUNDS = max((k for v in runs.values() for k in v), default=0)
 MODES = [m for m in ("json", "stream") if any(k[0] == m for k in runs)]
-TARGETS = ("direct", "nginx", "switchyard")
+TARGETS = ("direct", "nginx", "switchyard", "keyed")
 out = []
 p = out.append
 
@@ -245,6 +245,12 @@ if sc and nc:
     p(f"  CPU per JSON request: switchyard {sc:.0f} us vs nginx proxy {nc:.0f} us at full load ({sc / nc:.1f}x),"
       f" {f(so, '{:.0f}')} vs {f(no, '{:.0f}')} us at {env.get('RATE')} req/s")
     p("  (issue's reference points on this machine: nginx ~45 us, best-known Rust gateway ~500 us)")
+for m in MODES:
+    kx, kv = paired(lambda x, y: x["cpu_us"] / y["cpu_us"] if x["cpu_us"] and y["cpu_us"] else None,
+                    m, "keyed", "switchyard", "full")
+    if kx:
+        p(f"  {m}: a key with a budget, rpm, tpm and a concurrency cap costs {kx:.3f}x the CPU per request of no key"
+          f" (per round: {', '.join(f'{v:.3f}' for v in kv)}; aim <= 1.10)")
 p("")
 p("Notes: the machine is shared and noisy; compare ratios within this run, not absolute numbers across runs.")
 p("  Streaming p50/p99 in the tables are oha's full response times; the fake sends its whole SSE body")

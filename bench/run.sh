@@ -238,6 +238,12 @@ wait_port $FAKE_PORT "fake upstream"
 wait_port $PROXY_PORT "nginx proxy"
 PROXY_WORKER=$(worker_of "$PROXY_MASTER")
 
+# A key with a budget, rate limits and a concurrency cap far above what the load reaches:
+# the "keyed" target measures what admission through the ledger costs per request.
+BENCH_KEY=$(SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" SWITCHYARD_LOG=warn \
+    "$BIN" --config "$HERE/switchyard-bench.toml" keys create --name bench-limited \
+    --budget-usd 1000000 --budget-reset monthly --rpm 1000000000 --tpm 1000000000000 \
+    --max-concurrency 100000 2>/dev/null) || die "cannot create the bench key"
 SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" \
 SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" \
 SWITCHYARD_LOG=warn \
@@ -274,6 +280,8 @@ check "proxy json" "$URL_PROXY_JSON" "$REQ_JSON" '"chat.completion"'
 check "proxy sse" "$URL_PROXY_SSE" "$REQ_SSE" 'data: [DONE]'
 check "switchyard json" "$URL_GW" "$REQ_JSON" '"model":"bench/fast"' '"provider"' '"choices"'
 check "switchyard sse" "$URL_GW" "$REQ_SSE" '"content":"Hello"' 'finish_reason":"stop"' 'data: [DONE]'
+curl -sS -m 5 -D - -o /dev/null -H "authorization: Bearer $BENCH_KEY" -H 'content-type: application/json' \
+    -d "$REQ_JSON" "$URL_GW" | grep -qi '^x-ratelimit-limit-requests' || die "keyed: no rate-limit headers"
 log "sanity checks passed (gateway JSON and SSE through the fake)"
 
 # ------------------------------------------------------------------ load
@@ -311,11 +319,12 @@ run_phase() {
 
 # Targets are interleaved within each round (and their order rotated between rounds), so that
 # the machine's background noise hits all three alike; the report takes medians over rounds.
-TARGETS=(direct nginx switchyard)
+TARGETS=(direct nginx switchyard keyed)
 for round in $(seq 1 "$ROUNDS"); do
     for mode in json stream; do
-        for i in 0 1 2; do
-            target=${TARGETS[$(((i + round - 1) % 3))]}
+        for i in 0 1 2 3; do
+            target=${TARGETS[$(((i + round - 1) % 4))]}
+            auth=()
             case "$mode/$target" in
                 json/direct) url=$URL_DIRECT_JSON body=$REQ_JSON pid=- ;;
                 json/nginx) url=$URL_PROXY_JSON body=$REQ_JSON pid=$PROXY_WORKER ;;
@@ -323,15 +332,17 @@ for round in $(seq 1 "$ROUNDS"); do
                 stream/direct) url=$URL_DIRECT_SSE body=$REQ_SSE pid=- ;;
                 stream/nginx) url=$URL_PROXY_SSE body=$REQ_SSE pid=$PROXY_WORKER ;;
                 stream/switchyard) url=$URL_GW body=$REQ_SSE pid=$GW_PID ;;
+                json/keyed) url=$URL_GW body=$REQ_JSON pid=$GW_PID auth=(-H "authorization: Bearer $BENCH_KEY") ;;
+                stream/keyed) url=$URL_GW body=$REQ_SSE pid=$GW_PID auth=(-H "authorization: Bearer $BENCH_KEY") ;;
             esac
             log "round $round/$ROUNDS $mode / $target: open loop ${RATE}/s for $DUR, full load c=$CONC for $DUR"
             if [ "$round" = 1 ]; then # warm-up: connections, allocator, caches
                 taskset -c "$LOAD_CPU" oha "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
-                    -d "$body" -c "$CONC" -n "$WARMUP_N" "$url" >/dev/null 2>&1 || true
+                    "${auth[@]}" -d "$body" -c "$CONC" -n "$WARMUP_N" "$url" >/dev/null 2>&1 || true
             fi
             run_phase "$round" "$mode" "$target" open "$url" "$body" "$pid" \
-                -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
-            run_phase "$round" "$mode" "$target" full "$url" "$body" "$pid" -c "$CONC" -z "$DUR"
+                "${auth[@]}" -c "$OPEN_CONC" -q "$RATE" --latency-correction -z "$DUR"
+            run_phase "$round" "$mode" "$target" full "$url" "$body" "$pid" "${auth[@]}" -c "$CONC" -z "$DUR"
         done
     done
 done

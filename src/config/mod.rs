@@ -236,7 +236,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         registry_refresh: secs(
             "routing.registry_refresh_secs",
             r.registry_refresh_secs,
-            2.0,
+            1.0,
         )?,
     };
     if routing.keepalive_interval.is_zero() {

@@ -187,6 +187,48 @@ mod tests {
         assert_eq!(a.try_reserve(1, 1_000), BudgetCheck::NeedLease { need: 1 });
     }
 
+    /// Property: whatever the interleaving of admissions, settlements and grants, when no
+    /// request costs more than it reserved, what this replica spends never exceeds what it
+    /// was granted.
+    #[test]
+    fn spend_never_exceeds_grants_under_any_interleaving() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let mut a = AccountState::default();
+            a.roll_period(0);
+            let mut total_granted = 0;
+            let mut in_flight: Vec<i64> = Vec::new();
+            for _ in 0..500 {
+                match rnd(4) {
+                    0 | 1 => {
+                        let est = 1 + rnd(50) as i64;
+                        if a.try_reserve(est, 1) == BudgetCheck::Reserved {
+                            in_flight.push(est);
+                        }
+                    }
+                    2 if !in_flight.is_empty() => {
+                        let est = in_flight.swap_remove(rnd(in_flight.len() as u64) as usize);
+                        let cost = rnd(est as u64 + 1) as i64;
+                        a.settle_budget(0, est, cost);
+                    }
+                    _ => {
+                        let more = rnd(100) as i64;
+                        total_granted += more;
+                        a.apply_grant(a.granted + more, false, 1_000, 0);
+                    }
+                }
+                assert!(a.spent + a.reserved <= a.granted, "{a:?}");
+                assert_eq!(a.granted, total_granted);
+            }
+        }
+    }
+
     #[test]
     fn a_new_period_voids_the_lease() {
         let mut a = AccountState::default();

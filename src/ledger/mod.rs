@@ -183,8 +183,10 @@ pub fn go_duration(ns: i64) -> String {
     }
 }
 
+/// One key's live state. It outlives policy changes (a request admitted under the old
+/// limits settles against the same counters); the policy travels with each admission.
 struct Account {
-    key: KeyRef,
+    id: String,
     state: Mutex<AccountState>,
     /// One lease request at a time per key (the cold path; never held on the hot path).
     refill: tokio::sync::Mutex<()>,
@@ -208,6 +210,8 @@ pub struct Admission {
 struct Held {
     ledger: Arc<Ledger>,
     account: Arc<Account>,
+    /// The key as it was at admission.
+    key: KeyRef,
     period_start: i64,
     estimate: Estimate,
     concurrency: bool,
@@ -253,7 +257,7 @@ impl Drop for Admission {
         if let Some(h) = self.inner.take() {
             // Every path settles explicitly; this only guards against a leak of the
             // reservation and the concurrency slot.
-            tracing::error!(key = %h.account.key.id, "admission dropped without settlement");
+            tracing::error!(key = %h.account.id, "admission dropped without settlement");
             let reserved = h.estimate;
             let ledger = h.ledger.clone();
             ledger.settle(h, reserved.cost_nanos, reserved.tokens);
@@ -283,27 +287,15 @@ impl Ledger {
 
     fn account(&self, key: &KeyRef) -> Arc<Account> {
         let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = map.get(&key.id) {
-            if Arc::ptr_eq(&a.key.policy, &key.policy) || *a.key.policy == *key.policy {
-                return a.clone();
-            }
-            // The policy changed: keep the live state, adopt the new limits.
-            let state = std::mem::take(&mut *a.state.lock().unwrap_or_else(|e| e.into_inner()));
-            let fresh = Arc::new(Account {
-                key: key.clone(),
-                state: Mutex::new(state),
-                refill: tokio::sync::Mutex::new(()),
-            });
-            map.insert(key.id.clone(), fresh.clone());
-            return fresh;
-        }
-        let a = Arc::new(Account {
-            key: key.clone(),
-            state: Mutex::new(AccountState::default()),
-            refill: tokio::sync::Mutex::new(()),
-        });
-        map.insert(key.id.clone(), a.clone());
-        a
+        map.entry(key.id.clone())
+            .or_insert_with(|| {
+                Arc::new(Account {
+                    id: key.id.clone(),
+                    state: Mutex::new(AccountState::default()),
+                    refill: tokio::sync::Mutex::new(()),
+                })
+            })
+            .clone()
     }
 
     /// Admits a request of `key` costing at most `estimate`, or says why not.
@@ -336,6 +328,7 @@ impl Ledger {
         let mut held = Held {
             ledger: self.clone(),
             account: account.clone(),
+            key: key.clone(),
             period_start,
             estimate: Estimate::default(),
             concurrency: false,
@@ -352,18 +345,18 @@ impl Ledger {
                     Ok(redis::SharedOutcome::Refused(r)) => return Err(r),
                     // Redis is unreachable and the policy is to use local limits.
                     Err(redis::Fallback::Local) => {
-                        self.take_local(&account, &policy, estimate, &mut held, &mut headers)?
+                        self.take_local(&account, key, estimate, &mut held, &mut headers)?
                     }
                 }
             }
-            _ => self.take_local(&account, &policy, estimate, &mut held, &mut headers)?,
+            _ => self.take_local(&account, key, estimate, &mut held, &mut headers)?,
         }
         held.estimate.tokens = estimate.tokens;
 
         // The budget, against this replica's lease.
         if let Some(budget) = policy.budget_nanos {
             if let Err(r) = self
-                .reserve_budget(&account, budget, period_start, estimate)
+                .reserve_budget(&account, key, budget, period_start, estimate)
                 .await
             {
                 // Give back what the limits took.
@@ -381,16 +374,17 @@ impl Ledger {
     fn take_local(
         &self,
         account: &Account,
-        policy: &KeyPolicy,
+        key: &KeyRef,
         estimate: Estimate,
         held: &mut Held,
         headers: &mut RateHeaders,
     ) -> Result<(), Refusal> {
+        let policy = &*key.policy;
         let mut st = account.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(limit) = policy.max_concurrency {
             if st.in_flight >= limit {
                 return Err(Refusal::Concurrency {
-                    key_name: account.key.name.clone(),
+                    key_name: key.name.clone(),
                     limit,
                 });
             }
@@ -408,7 +402,7 @@ impl Ledger {
                 (None, None) => unreachable_decision(),
             };
             return Err(Refusal::RateLimited {
-                key_name: account.key.name.clone(),
+                key_name: key.name.clone(),
                 unit,
                 limit: d.limit,
                 retry_after: Duration::from_nanos(d.retry_after_ns.max(0) as u64),
@@ -438,6 +432,7 @@ impl Ledger {
     async fn reserve_budget(
         &self,
         account: &Account,
+        key: &KeyRef,
         budget: i64,
         period_start: i64,
         estimate: Estimate,
@@ -454,7 +449,7 @@ impl Ledger {
                 }
             };
             if asked {
-                return Err(self.budget_refusal(account, budget, period_start));
+                return Err(budget_refusal(account, key, budget));
             }
             // Cold path: one lease request per key at a time; whoever waited re-checks first.
             let _gate = account.refill.lock().await;
@@ -469,7 +464,7 @@ impl Ledger {
             let grant = tokio::time::timeout(
                 Duration::from_secs(5),
                 self.store.acquire_lease(LeaseAsk {
-                    key_id: &account.key.id,
+                    key_id: &account.id,
                     holder: &self.holder,
                     period_start,
                     budget,
@@ -487,30 +482,14 @@ impl Ledger {
                     }
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(key = %account.key.id, error = %e, "cannot lease budget");
+                    tracing::warn!(key = %account.id, error = %e, "cannot lease budget");
                     return Err(Refusal::Unavailable);
                 }
                 Err(_) => {
-                    tracing::warn!(key = %account.key.id, "leasing budget timed out");
+                    tracing::warn!(key = %account.id, "leasing budget timed out");
                     return Err(Refusal::Unavailable);
                 }
             }
-        }
-    }
-
-    fn budget_refusal(&self, account: &Account, budget: i64, period_start: i64) -> Refusal {
-        let st = account.state.lock().unwrap_or_else(|e| e.into_inner());
-        let policy = &account.key.policy;
-        let now = now_ms();
-        let _ = period_start;
-        Refusal::Budget {
-            key_name: account.key.name.clone(),
-            // What the database had written, plus this replica's settled spend not yet in it
-            // (an approximation for the message; the lease arithmetic is exact).
-            spent_nanos: st.spent_seen.max(st.spent),
-            budget_nanos: budget,
-            reset: policy.budget_reset,
-            resets_at: policy.budget_reset.next_reset(now),
         }
     }
 
@@ -518,7 +497,7 @@ impl Ledger {
         let mut held = held;
         let shared = held.shared.take();
         {
-            let policy = held.account.key.policy.clone();
+            let policy = held.key.policy.clone();
             let mut st = held.account.state.lock().unwrap_or_else(|e| e.into_inner());
             if held.concurrency {
                 st.in_flight = st.in_flight.saturating_sub(1);
@@ -539,14 +518,14 @@ impl Ledger {
             }
         }
         if let (Some(s), Some(t)) = (&self.shared, shared) {
-            s.settle(t, &held.account.key, held.estimate.tokens, 0, true);
+            s.settle(t, &held.key, held.estimate.tokens, 0, true);
         }
     }
 
     fn settle(&self, mut held: Held, cost_nanos: i64, tokens: u64) {
         let shared = held.shared.take();
         {
-            let policy = held.account.key.policy.clone();
+            let policy = held.key.policy.clone();
             let mut st = held.account.state.lock().unwrap_or_else(|e| e.into_inner());
             if held.concurrency {
                 st.in_flight = st.in_flight.saturating_sub(1);
@@ -567,7 +546,7 @@ impl Ledger {
             }
         }
         if let (Some(s), Some(t)) = (&self.shared, shared) {
-            s.settle(t, &held.account.key, held.estimate.tokens, tokens, false);
+            s.settle(t, &held.key, held.estimate.tokens, tokens, false);
         }
     }
 
@@ -623,7 +602,7 @@ impl Ledger {
             let renewed = tokio::time::timeout(
                 Duration::from_secs(5),
                 self.store
-                    .renew_lease(&a.key.id, &self.holder, granted, now + LEASE_TTL_MS),
+                    .renew_lease(&a.id, &self.holder, granted, now + LEASE_TTL_MS),
             )
             .await;
             let mut st = a.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -653,6 +632,20 @@ impl Ledger {
             Ok(Ok(())) => {}
             _ => tracing::warn!("could not return budget leases; they expire within a minute"),
         }
+    }
+}
+
+fn budget_refusal(account: &Account, key: &KeyRef, budget: i64) -> Refusal {
+    let st = account.state.lock().unwrap_or_else(|e| e.into_inner());
+    let reset = key.policy.budget_reset;
+    Refusal::Budget {
+        key_name: key.name.clone(),
+        // What the database had written, or this replica's settled spend if more (an
+        // approximation for the message; the lease arithmetic itself is exact).
+        spent_nanos: st.spent_seen.max(st.spent),
+        budget_nanos: budget,
+        reset,
+        resets_at: reset.next_reset(now_ms()),
     }
 }
 

@@ -95,46 +95,29 @@ pub(crate) use on_pool;
 macro_rules! on_conn {
     ($store:expr, $deadline:expr, $conn:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool) => {
-                let mut $conn = tokio::time::timeout($deadline, pool.acquire())
-                    .await
-                    .map_err(|_| $crate::store::StoreError::Timeout($deadline))??;
-                let r = tokio::time::timeout($deadline, async { $body }).await;
-                match r {
-                    Ok(Ok(v)) => Ok(v),
-                    // After a failed statement the connection's protocol state is not to be
-                    // trusted (sqlx can hand a stale error to the next user): replace it.
-                    Ok(Err(e)) => {
-                        $conn.close_on_drop();
-                        Err(e)
-                    }
-                    Err(_) => {
-                        $conn.close_on_drop();
-                        Err($crate::store::StoreError::Timeout($deadline))
-                    }
-                }
-            }
-            $crate::store::Store::Postgres(pool) => {
-                let mut $conn = tokio::time::timeout($deadline, pool.acquire())
-                    .await
-                    .map_err(|_| $crate::store::StoreError::Timeout($deadline))??;
-                let r = tokio::time::timeout($deadline, async { $body }).await;
-                match r {
-                    Ok(Ok(v)) => Ok(v),
-                    // After a failed statement the connection's protocol state is not to be
-                    // trusted (sqlx can hand a stale error to the next user): replace it.
-                    Ok(Err(e)) => {
-                        $conn.close_on_drop();
-                        Err(e)
-                    }
-                    Err(_) => {
-                        $conn.close_on_drop();
-                        Err($crate::store::StoreError::Timeout($deadline))
-                    }
-                }
-            }
+            $crate::store::Store::Sqlite(pool) => $crate::store::on_conn!(@run pool, $deadline, $conn => $body),
+            $crate::store::Store::Postgres(pool) => $crate::store::on_conn!(@run pool, $deadline, $conn => $body),
         }
     };
+    (@run $pool:ident, $deadline:expr, $conn:ident => $body:expr) => {{
+        let mut $conn = tokio::time::timeout($deadline, $pool.acquire())
+            .await
+            .map_err(|_| $crate::store::StoreError::Timeout($deadline))??;
+        let r = tokio::time::timeout($deadline, async { $body }).await;
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            // After a failed statement the connection's protocol state is not to be
+            // trusted (sqlx can hand a stale error to the next user): replace it.
+            Ok(Err(e)) => {
+                $conn.close_on_drop();
+                Err(e)
+            }
+            Err(_) => {
+                $conn.close_on_drop();
+                Err($crate::store::StoreError::Timeout($deadline))
+            }
+        }
+    }};
 }
 pub(crate) use on_conn;
 

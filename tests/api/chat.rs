@@ -191,15 +191,7 @@ async fn bad_requests_get_openai_shaped_errors() {
 
     // Refused before admission: counted, not written one row each (a flood of bad requests
     // must not grow the log).
-    let health: Value = app
-        .client
-        .get(app.url("/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.health().await;
     assert_eq!(health["request_log"]["refused_requests"], 9);
     let dir = app.stop().await;
     let _ = dir;

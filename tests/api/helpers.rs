@@ -142,6 +142,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET path` (with `key` as bearer, if any): the JSON body.
+    pub async fn get_json(&self, path: &str, key: Option<&str>) -> Value {
+        let mut rb = self.client.get(self.url(path));
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        rb.send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn health(&self) -> Value {
+        self.get_json("/v1/health", None).await
+    }
+
     pub async fn admin(
         &self,
         method: reqwest::Method,

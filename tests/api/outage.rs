@@ -146,15 +146,7 @@ async fn a_database_gone_silent_loses_no_record_and_never_wedges() {
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    let h: Value = app
-        .client
-        .get(app.url("/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = app.health().await;
     if h["status"] == "degraded" {
         degraded = true;
     }
@@ -171,15 +163,7 @@ async fn a_database_gone_silent_loses_no_record_and_never_wedges() {
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
             let n = count_rows(&direct).await;
-            let h: Value = app
-                .client
-                .get(app.url("/v1/health"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let h: Value = app.health().await;
             if h["request_log"]["backlog"] == 0 && h["status"] == "ok" {
                 break n;
             }
@@ -187,15 +171,7 @@ async fn a_database_gone_silent_loses_no_record_and_never_wedges() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
-    let health: Value = app
-        .client
-        .get(app.url("/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.health().await;
     assert_eq!(health["request_log"]["lost"], 0);
     assert_eq!(health["request_log"]["dead_lettered"], 0);
     let written = health["request_log"]["written"].as_u64().unwrap() as usize;
