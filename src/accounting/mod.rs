@@ -78,6 +78,15 @@ impl Pending {
         self.records.lock().ok()?.get(id).cloned()
     }
 
+    /// Records finished and not yet written (queued, or in the writer's hands).
+    pub fn len(&self) -> usize {
+        self.records.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn insert(&self, r: &Record) {
         if let Ok(mut m) = self.records.lock() {
             m.insert(r.id.clone(), r.clone());
@@ -124,8 +133,8 @@ impl Recorder {
         }
     }
 
-    /// Records queued or reserved and not yet written.
-    pub fn backlog(&self) -> usize {
+    /// Places taken in the queue: records queued, and requests in flight that hold a slot.
+    pub fn queue_used(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
 

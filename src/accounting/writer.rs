@@ -89,10 +89,12 @@ impl Writer {
         loop {
             tries += 1;
             let result = match self.store.insert_records(batch, &self.holder).await {
-                Ok(_) => {
+                Ok(inserted) => {
+                    // Rows this call inserted (a retry after a commit whose answer was lost
+                    // inserts none again).
                     self.health
                         .written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        .fetch_add(inserted.len() as u64, Ordering::Relaxed);
                     self.pending.remove_all(batch);
                     batch.clear();
                     Ok(())
@@ -130,8 +132,10 @@ impl Writer {
                 .insert_records(std::slice::from_ref(r), &self.holder)
                 .await
             {
-                Ok(_) => {
-                    self.health.written.fetch_add(1, Ordering::Relaxed);
+                Ok(inserted) => {
+                    self.health
+                        .written
+                        .fetch_add(inserted.len() as u64, Ordering::Relaxed);
                 }
                 Err(e) if e.is_refused_data() => {
                     let why = e.to_string();

@@ -21,10 +21,11 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Err(_) => (false, "unreachable"),
     };
     let log = &state.recorder.health;
-    let backlog = state.recorder.backlog();
+    // Finished records not yet in the database (queued or in the writer's hands).
+    let backlog = state.recorder.pending.len();
     let capacity = state.recorder.capacity();
     let failing_since = log.failing_since();
-    let log_full = backlog >= capacity;
+    let log_full = state.recorder.queue_used() >= capacity;
     let log_ok = failing_since.is_none() && !log_full;
 
     let fresh = state.registry.freshness();
@@ -57,6 +58,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "request_log": {
                 "ok": log_ok,
                 "backlog": backlog,
+                "queue_used": state.recorder.queue_used(),
                 "capacity": capacity,
                 "failing_since": failing_since.map(crate::types::time::format_rfc3339),
                 "written": log.written.load(Ordering::Relaxed),

@@ -72,14 +72,26 @@ impl AccountState {
         }
     }
 
-    /// Applies a grant from the database. A fresh lease starts its own spend count.
-    pub fn apply_grant(&mut self, granted: i64, fresh: bool, valid_until: i64, spent_seen: i64) {
+    /// Applies a grant from the database by its delta (so it commutes with a concurrent
+    /// shrink). A fresh lease starts its own grant and spend count.
+    pub fn apply_grant(
+        &mut self,
+        added: i64,
+        fresh: bool,
+        now: i64,
+        valid_until: i64,
+        spent_seen: i64,
+    ) {
         if fresh {
             self.spent = 0;
+            self.granted = added;
+        } else {
+            self.granted += added;
         }
-        self.granted = granted;
         self.lease_valid_until = valid_until;
         self.spent_seen = spent_seen;
+        // A lease just granted is not idle.
+        self.last_used = now;
     }
 
     /// Ends a request admitted in `period_start`: its reservation is released and its cost
@@ -175,7 +187,7 @@ mod tests {
         let mut a = AccountState::default();
         a.roll_period(0);
         assert_eq!(a.try_reserve(10, 1), BudgetCheck::NeedLease { need: 10 });
-        a.apply_grant(25, true, 1_000, 0);
+        a.apply_grant(25, true, 0, 1_000, 0);
         assert_eq!(a.try_reserve(10, 1), BudgetCheck::Reserved);
         assert_eq!(a.try_reserve(10, 1), BudgetCheck::Reserved);
         assert_eq!(a.try_reserve(10, 1), BudgetCheck::NeedLease { need: 5 });
@@ -220,7 +232,7 @@ mod tests {
                     _ => {
                         let more = rnd(100) as i64;
                         total_granted += more;
-                        a.apply_grant(a.granted + more, false, 1_000, 0);
+                        a.apply_grant(more, false, 0, 1_000, 0);
                     }
                 }
                 assert!(a.spent + a.reserved <= a.granted, "{a:?}");
@@ -233,7 +245,7 @@ mod tests {
     fn a_new_period_voids_the_lease() {
         let mut a = AccountState::default();
         a.roll_period(100);
-        a.apply_grant(50, true, 10_000, 0);
+        a.apply_grant(50, true, 0, 10_000, 0);
         assert_eq!(a.try_reserve(20, 1), BudgetCheck::Reserved);
         a.roll_period(200);
         assert_eq!(a.granted, 0);

@@ -478,7 +478,7 @@ impl Ledger {
                 Ok(Ok(g)) => {
                     let mut st = account.state.lock().unwrap_or_else(|e| e.into_inner());
                     if st.period_start == period_start {
-                        st.apply_grant(g.granted, g.fresh, now + LEASE_LOCAL_MS, g.spent);
+                        st.apply_grant(g.added, g.fresh, now, now + LEASE_LOCAL_MS, g.spent);
                     }
                 }
                 Ok(Err(e)) => {
@@ -581,28 +581,29 @@ impl Ledger {
         };
         let now = now_ms();
         for a in accounts {
-            let plan = {
+            // What to give back (idle: everything not spent), and whether to renew at all.
+            let returned = {
                 let mut st = a.state.lock().unwrap_or_else(|e| e.into_inner());
                 if st.granted == 0 || st.lease_valid_until == 0 {
-                    None
-                } else if st.reserved == 0
-                    && now - st.last_used > IDLE_RETURN_MS
-                    && st.granted > st.spent
-                {
-                    // Idle: keep only what was spent, so other replicas can use the rest.
-                    st.granted = st.spent;
-                    Some(st.granted)
+                    continue;
+                }
+                let idle = st.reserved == 0 && now - st.last_used > IDLE_RETURN_MS;
+                if idle && st.granted > st.spent {
+                    let r = st.granted - st.spent;
+                    // Taken off here first: until the database agrees, this replica holds
+                    // more than it thinks, never less.
+                    st.granted -= r;
+                    r
                 } else if st.lease_valid_until - now < LEASE_LOCAL_MS / 2 {
-                    Some(st.granted)
+                    0
                 } else {
-                    None
+                    continue;
                 }
             };
-            let Some(granted) = plan else { continue };
             let renewed = tokio::time::timeout(
                 Duration::from_secs(5),
                 self.store
-                    .renew_lease(&a.id, &self.holder, granted, now + LEASE_TTL_MS),
+                    .shrink_lease(&a.id, &self.holder, returned, now + LEASE_TTL_MS),
             )
             .await;
             let mut st = a.state.lock().unwrap_or_else(|e| e.into_inner());

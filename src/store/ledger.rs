@@ -12,6 +12,9 @@ use crate::types::time::day_of;
 /// The result of asking for more of a key's budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseGrant {
+    /// What this call added to this replica's grant (replicas track their grant by these
+    /// deltas, which commute with `shrink_lease`'s, whatever order the two commit in).
+    pub added: i64,
     /// This replica's total grant for the period after the call.
     pub granted: i64,
     /// The row was new: earlier grants (if any) were lost or belonged to another period.
@@ -90,22 +93,22 @@ impl Store {
                 }
             };
             tx.commit().await?;
-            Ok::<_, StoreError>(LeaseGrant { granted, fresh: mine.is_none(), spent, unleased: left - g })
+            Ok::<_, StoreError>(LeaseGrant { added: g, granted, fresh: mine.is_none(), spent, unleased: left - g })
         })
     }
 
-    /// Sets this holder's grant (shrinking returns budget to the others) and extends the
+    /// Gives `returned` of this holder's grant back (the others may lease it) and extends the
     /// lease. `false` when the lease is gone (expired and dropped by another replica).
-    pub async fn renew_lease(
+    pub async fn shrink_lease(
         &self,
         key_id: &str,
         holder: &str,
-        granted: i64,
+        returned: i64,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let n = on_conn!(self, CALL_DEADLINE, c => sqlx::query(
-            "UPDATE budget_leases SET granted_nanos = $1, expires_at = $2 WHERE key_id = $3 AND holder = $4")
-            .bind(granted).bind(expires_at).bind(key_id).bind(holder).execute(&mut *c).await
+            "UPDATE budget_leases SET granted_nanos = granted_nanos - $1, expires_at = $2 WHERE key_id = $3 AND holder = $4")
+            .bind(returned).bind(expires_at).bind(key_id).bind(holder).execute(&mut *c).await
             .map(|r| r.rows_affected()).map_err(StoreError::from))?;
         Ok(n > 0)
     }

@@ -171,9 +171,10 @@ impl TestApp {
         rb.send().await.unwrap()
     }
 
-    /// Waits until at least `n` records are written, newest first.
+    /// Waits (up to ten seconds: the machine may be busy) until at least `n` records are
+    /// written, newest first.
     pub async fn records(&self, n: usize) -> Vec<RequestRecord> {
-        for _ in 0..200 {
+        for _ in 0..500 {
             let rows = self.store.list_requests(1000, None).await.unwrap();
             if rows.len() >= n {
                 return rows;
@@ -185,7 +186,7 @@ impl TestApp {
 
     /// The record of one request, by id.
     pub async fn record(&self, id: &str) -> RequestRecord {
-        for _ in 0..200 {
+        for _ in 0..500 {
             if let Some(r) = self.store.get_request(id).await.unwrap() {
                 return r;
             }

@@ -284,15 +284,27 @@ async fn a_spent_budget_gets_402_and_parallel_requests_never_overspend() {
     }
     let mut ok = 0;
     let mut refused = None;
+    let mut served = Vec::new();
     for t in tasks {
         let resp = t.await.unwrap();
         match resp.status().as_u16() {
-            200 => ok += 1,
+            200 => {
+                ok += 1;
+                served.push(request_id(&resp));
+            }
             402 => refused = Some(resp.json::<Value>().await.unwrap()),
             s => panic!("unexpected status {s}"),
         }
     }
-    assert!((1..=8).contains(&ok), "{ok} requests served");
+    if ok > 8 {
+        let mut costs = Vec::new();
+        for id in &served {
+            let r = app.record(id).await;
+            costs.push((r.key_id.clone(), r.cost_nanos, r.outcome.clone(), r.attempts.len()));
+        }
+        panic!("{ok} requests served: {costs:?}");
+    }
+    assert!(ok >= 1, "{ok} requests served");
     let body = refused.expect("some requests were refused");
     assert_openai_error(&body);
     assert_eq!(body["error"]["code"], "budget_exceeded");
@@ -605,7 +617,7 @@ async fn a_full_request_log_refuses_fast_and_health_tells_the_truth() {
     assert_eq!(resp.status(), 503);
     let h: Value = resp.json().await.unwrap();
     assert_eq!(h["status"], "unavailable");
-    assert_eq!(h["request_log"]["backlog"], 16);
+    assert_eq!(h["request_log"]["queue_used"], 16);
 }
 
 #[tokio::test]

@@ -159,23 +159,23 @@ async fn a_database_gone_silent_loses_no_record_and_never_wedges() {
         assert_eq!(app.chat(ask()).await.status(), 200);
     }
     // Every request of the run reaches the database once it answers again.
-    let during = {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            let n = count_rows(&direct).await;
-            let h: Value = app.health().await;
-            if h["request_log"]["backlog"] == 0 && h["status"] == "ok" {
-                break n;
-            }
-            assert!(Instant::now() < deadline, "the backlog never drained: {h}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let h = app.health().await;
+        if h["request_log"]["backlog"] == 0 && h["status"] == "ok" {
+            break;
         }
-    };
+        assert!(Instant::now() < deadline, "the backlog never drained: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let during = count_rows(&direct).await;
     let health: Value = app.health().await;
     assert_eq!(health["request_log"]["lost"], 0);
     assert_eq!(health["request_log"]["dead_lettered"], 0);
+    // `written` counts rows this gateway saw inserted; a commit whose answer the outage
+    // swallowed is in the database but not in that count.
     let written = health["request_log"]["written"].as_u64().unwrap() as usize;
-    assert_eq!(during, written, "rows in the database = records written");
+    assert!(written <= during, "{written} written, {during} rows");
     assert_eq!(during, sent, "one row for every request sent");
     // Shutdown finishes promptly.
     let t = Instant::now();

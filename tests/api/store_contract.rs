@@ -169,6 +169,8 @@ async fn store_story() {
         now: 10_000,
         ttl_ms: 60_000,
     };
+    // What is left: the budget less the written spend, less the unspent part of live leases.
+    let left_now = |spent: i64| 100_000 - spent - (50_000 - spent);
     let g = store.acquire_lease(lease(10)).await.unwrap();
     assert!(g.fresh);
     assert_eq!((g.granted, g.spent, g.unleased), (50_000, 0, 50_000));
@@ -188,8 +190,9 @@ async fn store_story() {
     // What is left: the budget less the spend, less the unspent part of live leases.
     let g = store.acquire_lease(lease(10)).await.unwrap();
     assert!(!g.fresh);
+    assert_eq!(g.added, left_now(125 * 123) / 2);
     assert_eq!(g.spent, 125 * 123);
-    let left = 100_000 - 125 * 123 - (50_000 - 125 * 123);
+    let left = left_now(125 * 123);
     assert_eq!(g.granted, 50_000 + left / 2);
     // Another replica gets half of what nobody holds; nothing when less than it needs is left.
     let other = LeaseAsk {
@@ -204,8 +207,9 @@ async fn store_story() {
     };
     assert_eq!(store.acquire_lease(huge).await.unwrap().granted, g2.granted);
     // Shrinking gives budget back; expired leases of others are dropped.
+    let mine = 50_000 + left / 2;
     assert!(store
-        .renew_lease("key_a", holder, 125 * 123, 70_000)
+        .shrink_lease("key_a", holder, mine - 125 * 123, 70_000)
         .await
         .unwrap());
     let late = LeaseAsk {
@@ -216,7 +220,10 @@ async fn store_story() {
     let g3 = store.acquire_lease(late).await.unwrap();
     assert!(g3.granted > g2.granted, "{g3:?}");
     store.release_leases(holder).await.unwrap();
-    assert!(!store.renew_lease("key_a", holder, 1, 90_000).await.unwrap());
+    assert!(!store
+        .shrink_lease("key_a", holder, 0, 90_000)
+        .await
+        .unwrap());
 
     let newest = store.list_requests(1000, None).await.unwrap();
     assert_eq!(newest.len(), 250);
