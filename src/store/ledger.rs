@@ -70,12 +70,15 @@ impl Store {
             let mine: Option<(i64, i64)> = sqlx::query_as(
                 "SELECT granted_nanos, spent_nanos FROM budget_leases WHERE key_id = $1 AND holder = $2")
                 .bind(ask.key_id).bind(ask.holder).fetch_optional(&mut *tx).await?;
-            let spent: i64 = sqlx::query_scalar(SUM_SPEND)
+            // One statement, so one snapshot: under PostgreSQL's READ COMMITTED a writer
+            // committing between two statements would move spend from the leases' unspent
+            // part into the written total after one was read and before the other, and the
+            // grant would count that money twice.
+            let (spent, outstanding): (i64, i64) = sqlx::query_as(
+                "SELECT CAST(COALESCE((SELECT SUM(cost_nanos) FROM key_spend WHERE key_id = $1 AND day >= $2), 0) AS BIGINT), \
+                        CAST(COALESCE((SELECT SUM(CASE WHEN granted_nanos > spent_nanos THEN granted_nanos - spent_nanos ELSE 0 END) \
+                                       FROM budget_leases WHERE key_id = $1), 0) AS BIGINT)")
                 .bind(ask.key_id).bind(day_of(ask.period_start)).fetch_one(&mut *tx).await?;
-            let outstanding: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(CASE WHEN granted_nanos > spent_nanos THEN granted_nanos - spent_nanos ELSE 0 END), 0) AS BIGINT) \
-                 FROM budget_leases WHERE key_id = $1")
-                .bind(ask.key_id).fetch_one(&mut *tx).await?;
             let left = ask.budget.saturating_sub(spent).saturating_sub(outstanding).max(0);
             let g = if left >= ask.need { (left / 2).max(ask.need).min(left) } else { 0 };
             let granted = match mine {

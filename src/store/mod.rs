@@ -18,7 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
-pub use records::{AttemptRecord, RequestRecord, StoredRequest};
+pub use records::{AttemptRecord, Inserted, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
 
 #[derive(Debug, thiserror::Error)]

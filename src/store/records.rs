@@ -120,6 +120,25 @@ impl RequestRecord {
     }
 }
 
+/// What one `insert_records` call inserted (rows already there are skipped).
+#[derive(Debug, Default)]
+pub struct Inserted {
+    /// Ids of the inserted records of statements that carried money (any keyed record).
+    pub ids: Vec<String>,
+    /// How many records of statements without any key were inserted.
+    pub unkeyed: usize,
+}
+
+impl Inserted {
+    pub fn len(&self) -> usize {
+        self.ids.len() + self.unkeyed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A stored request with its attempts, as the admin API returns it.
 pub type StoredRequest = RequestRecord;
 
@@ -202,12 +221,12 @@ impl Store {
     /// The same transaction adds each newly inserted record's cost to its key's daily spend
     /// and to `holder`'s budget lease, so money is counted exactly once even when a batch is
     /// retried after a commit whose answer was lost (`ON CONFLICT DO NOTHING ... RETURNING`
-    /// names only the rows this call inserted). Returns those ids.
+    /// names only the rows this call inserted).
     pub async fn insert_records(
         &self,
         batch: &[std::sync::Arc<RequestRecord>],
         holder: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Inserted, StoreError> {
         // 24 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
@@ -223,6 +242,7 @@ impl Store {
         let inserted = on_conn!(self, CALL_DEADLINE, c => {
             let mut tx = sqlx::Connection::begin(&mut *c).await?;
             let mut inserted: Vec<String> = Vec::with_capacity(batch.len());
+            let mut unkeyed = 0usize;
             for rows in batch.chunks(REQUESTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO requests ({REQUEST_COLUMNS}) "));
                 q.push_values(rows, |mut b, r| {
@@ -234,9 +254,17 @@ impl Store {
                         .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error)
                         .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason);
                 });
-                q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-                let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                inserted.extend(ids.into_iter().map(|(id,)| id));
+                if rows.iter().any(|r| r.key_id.is_some()) {
+                    // Which rows this call inserted decides whose spend it counts.
+                    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                    let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    inserted.extend(ids.into_iter().map(|(id,)| id));
+                } else {
+                    // No money in these rows: a count is enough (and cheaper on SQLite).
+                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    let n = q.build().execute(&mut *tx).await?.rows_affected() as usize;
+                    unkeyed += n;
+                }
             }
             for rows in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(
@@ -264,7 +292,7 @@ impl Store {
                     .bind(cost).bind(key).bind(holder).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok::<_, StoreError>(inserted)
+            Ok::<_, StoreError>(Inserted { ids: inserted, unkeyed })
         })?;
         Ok(inserted)
     }

@@ -300,7 +300,12 @@ async fn a_spent_budget_gets_402_and_parallel_requests_never_overspend() {
         let mut costs = Vec::new();
         for id in &served {
             let r = app.record(id).await;
-            costs.push((r.key_id.clone(), r.cost_nanos, r.outcome.clone(), r.attempts.len()));
+            costs.push((
+                r.key_id.clone(),
+                r.cost_nanos,
+                r.outcome.clone(),
+                r.attempts.len(),
+            ));
         }
         panic!("{ok} requests served: {costs:?}");
     }
