@@ -172,13 +172,13 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
 
     let secs = |field: &str, v: Option<f64>, default: f64| -> Result<Duration, ConfigError> {
         let v = v.unwrap_or(default);
-        if v.is_finite() && v >= 0.0 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(err(
+        let max = crate::types::MAX_DELAY.as_secs_f64();
+        match crate::types::bounded_secs(v) {
+            Some(d) if v >= 0.0 && v <= max => Ok(d),
+            _ => Err(err(
                 field,
-                format!("{v} is not a non-negative number of seconds"),
-            ))
+                format!("{v} is not a number of seconds from 0 to {max}"),
+            )),
         }
     };
 
@@ -469,6 +469,18 @@ mod tests {
             let e = p(&format!("[[providers]]\nid='x'\n{text}\n")).unwrap_err();
             assert_eq!(e.field, format!("providers[0].{field}"), "{text}");
         }
+    }
+
+    #[test]
+    fn huge_or_infinite_timeouts_are_refused_not_a_panic() {
+        for v in ["1e30", "inf", "-1", "nan", "86401"] {
+            let e = p(&format!("[routing]\nrequest_timeout_secs = {v}\n")).unwrap_err();
+            assert_eq!(e.field, "routing.request_timeout_secs", "{v}");
+        }
+        let e = p("[[providers]]\nid='o'\nkind='openai'\nbase_url='http://a/v1'\nfirst_token_timeout_secs=1e30\n")
+            .unwrap_err();
+        assert_eq!(e.field, "providers[0].first_token_timeout_secs");
+        assert!(p("[routing]\nrequest_timeout_secs = 86400\n").is_ok());
     }
 
     #[test]

@@ -143,15 +143,19 @@ pub fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The longest `Retry-After` taken from an upstream.
+pub const MAX_RETRY_AFTER: Duration = crate::types::MAX_DELAY;
+
 /// `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Bounded: an upstream's `inf` or `1e30` must not panic the gateway.
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+        return crate::types::bounded_secs(ms / 1000.0);
     }
     get("retry-after")
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+        .and_then(crate::types::bounded_secs)
 }
 
 /// Turns a non-success response into a `Status` error, reading (a bounded part of) its body.
@@ -218,6 +222,24 @@ pub fn sse_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        for (name, value, want) in [
+            ("retry-after", "inf", Some(MAX_RETRY_AFTER)),
+            ("retry-after", "1e30", Some(MAX_RETRY_AFTER)),
+            ("retry-after", "1e20", Some(MAX_RETRY_AFTER)),
+            ("retry-after", "NaN", None),
+            ("retry-after", "-5", Some(Duration::ZERO)),
+            ("retry-after", "7", Some(Duration::from_secs(7))),
+            ("retry-after-ms", "inf", Some(MAX_RETRY_AFTER)),
+            ("retry-after-ms", "1500", Some(Duration::from_millis(1500))),
+        ] {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(name, value.parse().unwrap());
+            assert_eq!(retry_after(&h), want, "{name}: {value}");
+        }
+    }
 
     #[test]
     fn parses_openai_and_openrouter_errors() {

@@ -202,12 +202,12 @@ pub fn plan(
                 request_timeout: entry
                     .decl
                     .request_timeout_secs
-                    .map(Duration::from_secs_f64)
+                    .and_then(crate::types::bounded_secs)
                     .unwrap_or(routing.request_timeout),
                 first_token_timeout: entry
                     .decl
                     .first_token_timeout_secs
-                    .map(Duration::from_secs_f64)
+                    .and_then(crate::types::bounded_secs)
                     .unwrap_or(routing.first_token_timeout),
             });
         }

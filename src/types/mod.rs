@@ -19,3 +19,18 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// The longest delay the gateway takes from anyone (an upstream's `Retry-After`, a timeout
+/// in the config or the admin API): a day. Larger figures are read as this much.
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// Seconds as a `Duration`, for figures that come from outside: negative is zero, beyond
+/// `MAX_DELAY` (infinity included) is `MAX_DELAY`, not a number is `None`. Never panics,
+/// unlike `Duration::from_secs_f64`.
+pub fn bounded_secs(secs: f64) -> Option<std::time::Duration> {
+    if secs.is_nan() {
+        return None;
+    }
+    let clamped = secs.clamp(0.0, MAX_DELAY.as_secs_f64());
+    Some(std::time::Duration::try_from_secs_f64(clamped).unwrap_or(MAX_DELAY))
+}

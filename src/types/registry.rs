@@ -319,8 +319,12 @@ impl ProviderDecl {
             ("first_token_timeout_secs", self.first_token_timeout_secs),
         ] {
             if let Some(t) = t {
-                if !(t.is_finite() && t > 0.0) {
-                    return Err(bad(name, "must be a positive number of seconds"));
+                let max = crate::types::MAX_DELAY.as_secs_f64();
+                if !(t.is_finite() && t > 0.0 && t <= max) {
+                    return Err(bad(
+                        name,
+                        format!("must be a positive number of seconds, at most {max}"),
+                    ));
                 }
             }
         }

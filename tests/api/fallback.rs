@@ -314,3 +314,37 @@ async fn inactive_providers_are_skipped_and_explained() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_infinite_retry_after_is_bounded_and_still_falls_back() {
+    let body = json!({"error": {"message": "slow down", "type": "rate_limit", "param": null, "code": null}});
+    for value in ["inf", "1e30", "1e20"] {
+        let hostile = Reply::Status(
+            429,
+            body.to_string(),
+            vec![("retry-after", value.to_owned())],
+        );
+        let bad = Fake::start(vec![hostile.clone()]).await;
+        let good = Fake::start(vec![Reply::simple()]).await;
+        let reg = provider("p1", &bad.base_url())
+            + &provider("p2", &good.base_url())
+            + &model("test/m", &[("p1", "a"), ("p2", "b")], &[])
+            + &model("test/only", &[("p1", "a")], &[]);
+        let app = TestApp::spawn(&reg).await;
+        let resp = app
+            .chat(json!({"model": "test/m", "messages": user("x")}))
+            .await;
+        assert_eq!(resp.status(), 200, "Retry-After: {value} fell back");
+        let resp = app
+            .chat(json!({"model": "test/only", "messages": user("x")}))
+            .await;
+        assert_eq!(resp.status(), 429, "Retry-After: {value}");
+        let after: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(after, 86_400, "bounded to a day");
+        app.stop().await;
+    }
+}

@@ -62,12 +62,25 @@ fn from_body(http_status: u16, e: ErrorBody, retry_after: Option<Duration>) -> P
 /// A protobuf JSON Duration: decimal seconds with an `s` suffix.
 fn parse_duration(s: &str) -> Option<Duration> {
     let secs: f64 = s.strip_suffix('s')?.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // Bounded: a `retryDelay` of "1e30s" must not panic the gateway.
+    if secs.is_finite() && secs >= 0.0 {
+        crate::types::bounded_secs(secs)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_retry_delays_never_panic() {
+        assert_eq!(parse_duration("1e30s"), Some(crate::types::MAX_DELAY));
+        assert_eq!(parse_duration("infs"), None);
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("2.5s"), Some(Duration::from_millis(2500)));
+    }
 
     fn parts(
         e: ProviderError,
