@@ -14,7 +14,7 @@ use crate::accounting::{self, Recorder};
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::ledger::redis::SharedLimits;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Sharing};
 use crate::providers::{self, BuildContext};
 use crate::registry::Registry;
 use crate::store::{self, Origin, Store};
@@ -55,14 +55,18 @@ impl App {
             .await
             .context("cannot load the registry")?;
 
-        let shared_limits = match &settings.limits.redis_url {
-            Some(url) => Some(
-                SharedLimits::connect(url.expose(), settings.limits.on_redis_failure)
+        let limits = &settings.limits;
+        let sharing = match &limits.redis_url {
+            Some(url) => Sharing::Redis(
+                SharedLimits::connect(url.expose(), limits.on_redis_failure)
                     .map_err(anyhow::Error::msg)?,
             ),
-            None => None,
+            None if store.backend() == "postgres" && limits.share_through_database => {
+                Sharing::Database(limits.on_redis_failure)
+            }
+            None => Sharing::Local,
         };
-        let ledger = Ledger::new(store.clone(), shared_limits);
+        let ledger = Ledger::new(store.clone(), sharing);
 
         let stop_background = CancellationToken::new();
         let (recorder, rx) = Recorder::channel(settings.accounting.queue_capacity);

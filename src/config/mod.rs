@@ -92,12 +92,26 @@ pub struct AccountingSettings {
     pub queue_capacity: usize,
 }
 
-/// Where rate limits live: in each replica, or shared through Redis.
-#[derive(Debug, Clone, Default)]
+/// Where rate limits live: shared through Redis, through PostgreSQL, or in each replica.
+#[derive(Debug, Clone)]
 pub struct LimitsSettings {
     /// `redis://...`; a secret-bearing URL, never printed.
     pub redis_url: Option<Secret>,
+    /// What to do when the store limits are shared through (Redis, or the database when
+    /// they are shared through it) cannot be reached.
     pub on_redis_failure: crate::ledger::redis::OnRedisFailure,
+    /// Without Redis on PostgreSQL, share limits through the database (leases).
+    pub share_through_database: bool,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        LimitsSettings {
+            redis_url: None,
+            on_redis_failure: Default::default(),
+            share_through_database: true,
+        }
+    }
 }
 
 /// Environment overrides, read once so tests can pass their own.
@@ -281,6 +295,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
     let limits = LimitsSettings {
         redis_url: redis_url.map(Secret::new),
         on_redis_failure,
+        share_through_database: raw.limits.share_through_database.unwrap_or(true),
     };
 
     let mut seen = std::collections::HashSet::new();

@@ -81,4 +81,5 @@ pub struct RawAccounting {
 pub struct RawLimits {
     pub redis_url: Option<String>,
     pub on_redis_failure: Option<String>,
+    pub share_through_database: Option<bool>,
 }

@@ -62,6 +62,24 @@ impl Rate {
         }
     }
 
+    /// Takes at least `need` units for a replica's local pool, and more when the cell has
+    /// room: half of what is free, at most a sixteenth of the limit. Chunks keep the shared
+    /// cell off the hot path while no replica can sit on much of the limit. `Err` when even
+    /// `need` does not fit (nothing is taken). The decision's `remaining` is what is free
+    /// after the grant.
+    pub fn lease(&self, tat: &mut i64, now: i64, need: u64) -> Result<(u64, Decision), Decision> {
+        let free = self.remaining((*tat).max(now) - now);
+        if free < need {
+            let d = self.take(&mut tat.clone(), now, need);
+            return Err(d);
+        }
+        let chunk = (free / 2).min(self.limit.div_ceil(16));
+        let grant = chunk.max(need).min(free);
+        let d = self.take(tat, now, grant);
+        debug_assert!(d.allowed);
+        Ok((grant, d))
+    }
+
     /// Settles a reservation: gives back `reserved - actual` units when fewer were used, or
     /// charges the extra (possibly past the limit: the next requests wait it off).
     pub fn settle(&self, tat: &mut i64, now: i64, reserved: u64, actual: u64) {
@@ -161,6 +179,64 @@ mod tests {
         let d = r.take(&mut tat, now, 1);
         assert!(!d.allowed);
         assert!(d.retry_after_ns > 0);
+    }
+
+    #[test]
+    fn leases_take_chunks_and_never_more_than_the_cell_allows() {
+        let r = Rate::per_minute(160);
+        let mut tat = 0;
+        let now = 100 * S;
+        // Half of what is free, capped at a sixteenth of the limit.
+        let (g, d) = r.lease(&mut tat, now, 1).unwrap();
+        assert_eq!((g, d.remaining), (10, 150));
+        // A larger need is served whole.
+        let (g, _) = r.lease(&mut tat, now, 40).unwrap();
+        assert_eq!(g, 40);
+        // Whatever the needs, the grants add up to at most the limit at one instant.
+        let mut total = 50;
+        while let Ok((g, _)) = r.lease(&mut tat, now, 1) {
+            total += g;
+        }
+        assert_eq!(total, 160);
+        let d = r.lease(&mut tat, now, 1).unwrap_err();
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after_ns, 60 * S / 160);
+    }
+
+    #[test]
+    fn lease_grants_over_time_never_pass_limit_plus_refill() {
+        // Property: grants to many replicas asking at random moments and sizes never exceed,
+        // in any 60 s window, the limit plus what refills in the window.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for limit in [1u64, 7, 60, 1000] {
+            let r = Rate::per_minute(limit);
+            let mut tat = 0;
+            let mut now = 10_000 * S;
+            let mut grants: Vec<(i64, u64)> = Vec::new();
+            for _ in 0..2000 {
+                now += rnd(2 * S as u64) as i64;
+                if let Ok((g, _)) = r.lease(&mut tat, now, 1 + rnd(limit.min(50))) {
+                    grants.push((now, g));
+                }
+            }
+            for (i, &(t, _)) in grants.iter().enumerate() {
+                let sum: u64 = grants[i..]
+                    .iter()
+                    .take_while(|(u, _)| *u < t + 60 * S)
+                    .map(|(_, g)| g)
+                    .sum();
+                assert!(
+                    sum <= 2 * limit,
+                    "limit {limit}: {sum} in the window at {t}"
+                );
+            }
+        }
     }
 
     #[test]

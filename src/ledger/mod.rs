@@ -6,13 +6,15 @@
 //! Budgets are exact across replicas without a database round trip per request: each
 //! replica admits against a lease (a share of the key's remaining budget, see
 //! `store::ledger`) held in memory, and asks the database for more only when the lease runs
-//! short. Rate limits and concurrency are per replica here, or shared through Redis
-//! (`redis.rs`) when `[limits] redis_url` is set.
+//! short. Rate limits and concurrency are shared through Redis (`redis.rs`) when
+//! `[limits] redis_url` is set, else through the database on PostgreSQL (`pooled.rs`, the
+//! same lease shape as budgets), else (SQLite) kept in this process.
 //!
 //! May depend on: store, types, config.
 
 pub mod account;
 pub mod gcra;
+pub mod pooled;
 pub mod redis;
 
 use std::collections::HashMap;
@@ -83,7 +85,7 @@ pub enum Refusal {
     Concurrency { key_name: String, limit: u64 },
     #[error("The key's budget cannot be checked right now (the database is unreachable); try again shortly")]
     Unavailable,
-    #[error("The key's rate limits cannot be checked right now (Redis is unreachable); try again shortly")]
+    #[error("The key's rate limits cannot be checked right now (the store they are shared through is unreachable); try again shortly")]
     LimitsUnavailable,
 }
 
@@ -198,6 +200,17 @@ pub struct Ledger {
     store: Store,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
     shared: Option<redis::SharedLimits>,
+    pooled: Option<Arc<pooled::PooledLimits>>,
+}
+
+/// Where rate limits and concurrency are shared between replicas.
+pub enum Sharing {
+    /// In this process only (SQLite, or a single replica).
+    Local,
+    /// Through Redis, one script per decision.
+    Redis(redis::SharedLimits),
+    /// Through the database in leases (PostgreSQL without Redis).
+    Database(redis::OnRedisFailure),
 }
 
 /// A request's place in the ledger, settled exactly once (by `settle`, or on drop as a
@@ -216,6 +229,7 @@ struct Held {
     estimate: Estimate,
     concurrency: bool,
     shared: Option<redis::SharedTicket>,
+    pooled: Option<pooled::PooledTicket>,
 }
 
 impl Admission {
@@ -266,17 +280,31 @@ impl Drop for Admission {
 }
 
 impl Ledger {
-    pub fn new(store: Store, shared: Option<redis::SharedLimits>) -> Arc<Ledger> {
-        Arc::new(Ledger {
-            holder: format!(
-                "{}-{}-{:08x}",
-                hostname(),
-                std::process::id(),
-                rand::random::<u32>()
+    pub fn new(store: Store, sharing: Sharing) -> Arc<Ledger> {
+        let holder = format!(
+            "{}-{}-{:08x}",
+            hostname(),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let (shared, pooled) = match sharing {
+            Sharing::Local => (None, None),
+            Sharing::Redis(r) => (Some(r), None),
+            Sharing::Database(on_failure) => (
+                None,
+                Some(Arc::new(pooled::PooledLimits::new(
+                    store.clone(),
+                    holder.clone(),
+                    on_failure,
+                ))),
             ),
+        };
+        Arc::new(Ledger {
+            holder,
             store,
             accounts: Mutex::new(HashMap::new()),
             shared,
+            pooled,
         })
     }
 
@@ -333,10 +361,22 @@ impl Ledger {
             estimate: Estimate::default(),
             concurrency: false,
             shared: None,
+            pooled: None,
         };
         let mut headers = RateHeaders::default();
-        match &self.shared {
-            Some(shared) if limited || policy.max_concurrency.is_some() => {
+        let sharable = limited || policy.max_concurrency.is_some();
+        match (&self.shared, &self.pooled) {
+            (_, Some(pooled)) if sharable => match pooled.admit(key, estimate.tokens).await {
+                pooled::PooledOutcome::Admitted(ticket, h) => {
+                    headers = h;
+                    held.pooled = Some(ticket);
+                }
+                pooled::PooledOutcome::Refused(r) => return Err(r),
+                pooled::PooledOutcome::Local => {
+                    self.take_local(&account, key, estimate, &mut held, &mut headers)?
+                }
+            },
+            (Some(shared), _) if sharable => {
                 match shared.admit(key, estimate.tokens).await {
                     Ok(redis::SharedOutcome::Admitted(ticket, h)) => {
                         headers = h;
@@ -496,6 +536,7 @@ impl Ledger {
     fn settle_refused(&self, held: Held) {
         let mut held = held;
         let shared = held.shared.take();
+        let pooled = held.pooled.take();
         {
             let policy = held.key.policy.clone();
             let mut st = held.account.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -505,7 +546,7 @@ impl Ledger {
             if held.estimate.cost_nanos > 0 {
                 st.settle_budget(held.period_start, held.estimate.cost_nanos, 0);
             }
-            if shared.is_none() {
+            if shared.is_none() && pooled.is_none() {
                 st.settle_limits(
                     &policy,
                     mono_ns(),
@@ -520,10 +561,14 @@ impl Ledger {
         if let (Some(s), Some(t)) = (&self.shared, shared) {
             s.settle(t, &held.key, held.estimate.tokens, 0, true);
         }
+        if let (Some(p), Some(t)) = (&self.pooled, pooled) {
+            p.settle(t, held.estimate.tokens, 0, true);
+        }
     }
 
     fn settle(&self, mut held: Held, cost_nanos: i64, tokens: u64) {
         let shared = held.shared.take();
+        let pooled = held.pooled.take();
         {
             let policy = held.key.policy.clone();
             let mut st = held.account.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -533,7 +578,7 @@ impl Ledger {
             if policy.budget_nanos.is_some() {
                 st.settle_budget(held.period_start, held.estimate.cost_nanos, cost_nanos);
             }
-            if shared.is_none() {
+            if shared.is_none() && pooled.is_none() {
                 st.settle_limits(
                     &policy,
                     mono_ns(),
@@ -547,6 +592,9 @@ impl Ledger {
         }
         if let (Some(s), Some(t)) = (&self.shared, shared) {
             s.settle(t, &held.key, held.estimate.tokens, tokens, false);
+        }
+        if let (Some(p), Some(t)) = (&self.pooled, pooled) {
+            p.settle(t, held.estimate.tokens, tokens, false);
         }
     }
 
@@ -568,7 +616,12 @@ impl Ledger {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tick.tick() => me.keep_leases().await,
+                    _ = tick.tick() => {
+                        me.keep_leases().await;
+                        if let Some(p) = &me.pooled {
+                            p.keep(false).await;
+                        }
+                    }
                 }
             }
         })
@@ -624,6 +677,9 @@ impl Ledger {
 
     /// Returns every lease this replica holds (at shutdown, after the log is flushed).
     pub async fn release(&self) {
+        if let Some(p) = &self.pooled {
+            let _ = tokio::time::timeout(Duration::from_secs(5), p.keep(true)).await;
+        }
         match tokio::time::timeout(
             Duration::from_secs(5),
             self.store.release_leases(&self.holder),

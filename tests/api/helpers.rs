@@ -345,3 +345,74 @@ pub fn split_cost(usage: &Value) -> (Value, f64) {
     assert!((parts - cost).abs() < 1e-12, "{details} adds up to {cost}");
     (rest, cost)
 }
+
+/// The real `switchyard serve` binary in a process of its own, on a free port, with the
+/// given config text (its `[server] listen` is added here) and database.
+pub struct Process {
+    pub child: tokio::process::Child,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    pub async fn start(config: &str, database_url: &str, envs: &[(&str, &str)]) -> Process {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = dir.path().join("switchyard.toml");
+        let mut text = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n");
+        // Keep any [server] keys of the caller's in the one table.
+        text.push_str(config.strip_prefix("[server]\n").unwrap_or(config));
+        std::fs::write(&path, text).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("--config")
+            .arg(&path)
+            .arg("serve")
+            .env("SWITCHYARD_DATABASE_URL", database_url)
+            .env("SWITCHYARD_LOG", "warn")
+            .envs(envs.iter().copied())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client
+                .get(format!("{base}/v1/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Process {
+                    child,
+                    base,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway process did not come up");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("exits")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}

@@ -150,47 +150,13 @@ fn cli_manages_keys_and_lists_models() {
 #[tokio::test]
 async fn sigterm_drains_streams_then_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let db = format!("sqlite://{}/sig.db", dir.path().display());
-    let config = dir.path().join("sig.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nshutdown_grace_secs = 10\n[auth]\nrequire_keys = false\n\
+    let config = "[server]\nshutdown_grace_secs = 10\n[auth]\nrequire_keys = false\n\
              [[providers]]\nid = \"mock\"\nkind = \"mock\"\n[providers.mock]\nreply = \"a b c d e f g h\"\nchunks = 8\nchunk_delay_ms = 100\n\
-             [[models]]\nslug = \"mock/slow\"\n[[models.endpoints]]\nprovider = \"mock\"\nupstream_model = \"slow\"\n"
-        ),
-    )
-    .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("SWITCHYARD_DATABASE_URL", &db)
-        .env("SWITCHYARD_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+             [[models]]\nslug = \"mock/slow\"\n[[models.endpoints]]\nprovider = \"mock\"\nupstream_model = \"slow\"\n";
+    let process = Process::start(config, &db, &[]).await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/v1/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the gateway did not come up");
+    let base = process.base.clone();
 
     let resp = client
         .post(format!("{base}/v1/chat/completions"))
@@ -202,12 +168,7 @@ async fn sigterm_drains_streams_then_exits_cleanly() {
     let mut body = resp.bytes_stream();
     let mut text = String::from(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
 
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    let stopped = tokio::spawn(process.stop());
     while let Some(part) = body.next().await {
         text.push_str(std::str::from_utf8(&part.unwrap()).unwrap());
     }
@@ -219,11 +180,7 @@ async fn sigterm_drains_streams_then_exits_cleanly() {
     );
     assert_eq!(events.last(), Some(&Event::Data("[DONE]".into())));
 
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stopped.await.unwrap();
     let store = Store::connect(&db, 1).await.unwrap();
     let rec = store
         .get_request(&id)

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use switchyard::store::{AttemptRecord, LeaseAsk, NewKeyRow, Origin, RequestRecord, Store};
+use switchyard::store::{
+    AttemptRecord, LeaseAsk, LimitWrite, NewKeyRow, Origin, RequestRecord, Store,
+};
 use switchyard::types::keys::{BudgetReset, KeyPolicy};
 use switchyard::types::registry::{EndpointDecl, ModelDecl, ProviderDecl, ProviderKind};
 
@@ -263,5 +265,49 @@ async fn store_story() {
         // SQLite stores NUL bytes; PostgreSQL refuses them.
         assert_eq!(store.backend(), "sqlite");
     }
+
+    // Shared limit cells and slots: read, decide, write, in one transaction per key.
+    let seen = store
+        .update_limits("key_l", "r1", |c| {
+            let w = LimitWrite {
+                rpm_tat: Some(c.now_us + 5),
+                tpm_tat: None,
+                slots_mine: Some(2),
+            };
+            (w, *c)
+        })
+        .await
+        .unwrap();
+    assert_eq!((seen.rpm_tat, seen.tpm_tat, seen.slots_mine), (0, 0, 0));
+    assert!(seen.now_us > 1_600_000_000_000_000, "{seen:?}");
+    let seen2 = store
+        .update_limits("key_l", "r2", |c| {
+            let w = LimitWrite {
+                slots_mine: Some(1),
+                ..LimitWrite::default()
+            };
+            (w, *c)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen2.rpm_tat, seen.now_us + 5);
+    assert_eq!((seen2.slots_others, seen2.slots_mine), (2, 0));
+    // Giving every slot back deletes the row; releasing a holder drops the rest.
+    store
+        .update_limits("key_l", "r1", |_| {
+            let w = LimitWrite {
+                slots_mine: Some(0),
+                ..LimitWrite::default()
+            };
+            (w, ())
+        })
+        .await
+        .unwrap();
+    store.release_slots("r2").await.unwrap();
+    let seen3 = store
+        .update_limits("key_l", "r3", |c| (LimitWrite::default(), *c))
+        .await
+        .unwrap();
+    assert_eq!((seen3.slots_others, seen3.slots_mine), (0, 0));
     store.close().await;
 }
