@@ -55,6 +55,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// A request body must arrive within this (408 otherwise).
     pub body_read_timeout: Duration,
+    /// Bounds on what one request may ask of the planner.
+    pub request_bounds: crate::types::RequestBounds,
     pub shutdown_grace: Duration,
     pub database_url: String,
     pub database_max_connections: u32,
@@ -357,6 +359,10 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             raw.server.body_read_timeout_secs,
             30.0,
         )?,
+        request_bounds: crate::types::RequestBounds {
+            max_model_name_bytes: raw.server.max_model_name_bytes.unwrap_or(256).max(1),
+            max_models: raw.server.max_models.unwrap_or(16).max(1),
+        },
         shutdown_grace,
         database_url: env
             .database_url

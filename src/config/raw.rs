@@ -34,6 +34,8 @@ pub struct RawServer {
     pub body_limit_bytes: Option<usize>,
     pub body_read_timeout_secs: Option<f64>,
     pub shutdown_grace_secs: Option<f64>,
+    pub max_model_name_bytes: Option<usize>,
+    pub max_models: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

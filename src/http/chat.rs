@@ -41,6 +41,8 @@ async fn admit_and_run(
     let bytes = admit::body(state, body).await?;
     let chat = ChatRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
     drop(bytes);
+    chat.check_bounds(state.settings.request_bounds)
+        .map_err(|e| admit::refused(state, e.into()))?;
     let snap = state.registry.snapshot();
     let mut plan = routing::plan(&snap, &chat, &state.settings.routing)
         .map_err(|e| admit::refused(state, e.into()))?;

@@ -203,7 +203,64 @@ struct MessageHead {
     role: Option<Box<RawValue>>,
 }
 
+/// What one request may ask of the planner: model names are looked up, compared for
+/// suggestions and logged, and each entry of `models` is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBounds {
+    pub max_model_name_bytes: usize,
+    pub max_models: usize,
+}
+
+impl Default for RequestBounds {
+    fn default() -> Self {
+        RequestBounds {
+            max_model_name_bytes: 256,
+            max_models: 16,
+        }
+    }
+}
+
 impl ChatRequest {
+    /// Refuses model names and `models` lists past `bounds`, before anything is planned.
+    pub fn check_bounds(&self, bounds: RequestBounds) -> Result<(), InvalidRequest> {
+        let long = |param: &'static str| {
+            InvalidRequest::new(
+                format!(
+                    "`{param}` names a model longer than {} bytes",
+                    bounds.max_model_name_bytes
+                ),
+                Some(param),
+                "string_above_max_length",
+            )
+        };
+        if self
+            .model
+            .as_ref()
+            .is_some_and(|m| m.len() > bounds.max_model_name_bytes)
+        {
+            return Err(long("model"));
+        }
+        if self.models.len() > bounds.max_models {
+            return Err(InvalidRequest::new(
+                format!(
+                    "`models` lists {} models; at most {} are allowed",
+                    self.models.len(),
+                    bounds.max_models
+                ),
+                Some("models"),
+                "array_above_max_length",
+            ));
+        }
+        if self
+            .models
+            .iter()
+            .any(|m| m.len() > bounds.max_model_name_bytes)
+        {
+            return Err(long("models"));
+        }
+        Ok(())
+    }
+
     /// Parses and validates a request body.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
         let mut body = RawObject::parse(bytes).map_err(|e| {

@@ -5,11 +5,15 @@
 //! Parsing just the top level keeps that exact and cheap: nested values are validated by the
 //! parser but never rebuilt into a tree and never re-serialised.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::Serialize;
 use serde_json::value::RawValue;
+
+/// Members past which parsing indexes keys to find repeats.
+const INDEX_FROM: usize = 32;
 
 /// A JSON object as an ordered list of (key, raw value) pairs.
 #[derive(Debug, Clone, Default)]
@@ -130,10 +134,31 @@ impl<'de> serde::Deserialize<'de> for RawObject {
                 let mut obj = RawObject {
                     fields: Vec::with_capacity(map.size_hint().unwrap_or(8)),
                 };
+                // Small objects (every real request) scan for repeated keys; past a few
+                // dozen members an index keeps a hostile body of distinct keys linear.
+                let mut index: Option<HashMap<String, usize>> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let value: Box<RawValue> = map.next_value()?;
-                    // A repeated key keeps its last value, as most JSON parsers do.
-                    obj.insert_raw(&key, value);
+                    if index.is_none() && obj.fields.len() >= INDEX_FROM {
+                        let built = obj
+                            .fields
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (k, _))| (k.clone(), i));
+                        index = Some(built.collect());
+                    }
+                    // A repeated key keeps its last value, in its first place, as most JSON
+                    // parsers do.
+                    match &mut index {
+                        None => obj.insert_raw(&key, value),
+                        Some(ix) => match ix.get(&key) {
+                            Some(&i) => obj.fields[i].1 = value,
+                            None => {
+                                ix.insert(key.clone(), obj.fields.len());
+                                obj.fields.push((key, value));
+                            }
+                        },
+                    }
                 }
                 Ok(obj)
             }
@@ -172,6 +197,25 @@ mod tests {
     fn rejects_non_objects() {
         assert!(RawObject::parse(b"[1]").is_err());
         assert!(RawObject::parse(b"{\"a\":").is_err());
+    }
+
+    /// A hang guard, not a benchmark: an 8 MiB body of distinct keys once took a linear
+    /// duplicate scan per key (minutes); it must parse in well under the bound.
+    #[test]
+    fn many_distinct_keys_parse_without_quadratic_work() {
+        let n = 400_000;
+        let mut body = String::from("{");
+        for i in 0..n {
+            body.push_str(&format!("\"k{i}\":{i},"));
+        }
+        body.push_str("\"k0\":\"last\"}");
+        let started = std::time::Instant::now();
+        let obj = RawObject::parse(body.as_bytes()).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(obj.keys().count(), n);
+        // A repeated key still keeps its last value, in its first place.
+        assert_eq!(obj.get("k0").unwrap().get(), "\"last\"");
+        assert_eq!(obj.keys().next(), Some("k0"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod registry;
 pub mod time;
 pub mod usage;
 
-pub use chat::{ChatRequest, InvalidRequest};
+pub use chat::{ChatRequest, InvalidRequest, RequestBounds};
 pub use json::RawObject;
 pub use usage::{Cost, Price, Usage};
 

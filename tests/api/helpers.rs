@@ -28,8 +28,10 @@ pub struct Opts {
     pub require_keys: bool,
     /// Reuse an existing database (a second replica).
     pub database_url: Option<String>,
-    /// Extra TOML prepended to the config (sections like [routing]).
+    /// Extra TOML prepended to the config (sections like [routing]; not [server]).
     pub extra: String,
+    /// Extra keys of the [server] table.
+    pub server: String,
 }
 
 /// A provider block for a fake upstream.
@@ -89,9 +91,10 @@ impl TestApp {
             None => fresh_database(dir.path()).await,
         };
         let text = format!(
-            "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n[auth]\nrequire_keys = {rk}\n[log]\nfilter = \"warn\"\n\
+            "{extra}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n{server}\n[auth]\nrequire_keys = {rk}\n[log]\nfilter = \"warn\"\n\
              {accounting}\n{registry}",
             extra = opts.extra,
+            server = opts.server,
             rk = opts.require_keys,
             // A test that sets its own [accounting] also sets its flush interval.
             accounting = if opts.extra.contains("[accounting]") {

@@ -9,6 +9,7 @@ mod helpers;
 mod auth_admin;
 mod chat;
 mod fallback;
+mod hardening;
 mod ledger;
 mod lifecycle;
 mod models_health;
