@@ -241,8 +241,19 @@ impl ApiError {
                         StatusCode::BAD_REQUEST => {
                             ("invalid_request_error", "unsupported_parameter")
                         }
+                        StatusCode::NOT_FOUND => ("invalid_request_error", "model_not_found"),
                         _ => ("upstream_error", "upstream_error"),
                     };
+                    // Every upstream said 404: keep the first one's own code (Azure's
+                    // `DeploymentNotFound`, OpenAI's `model_not_found`).
+                    let upstream_code = (status == StatusCode::NOT_FOUND)
+                        .then(|| {
+                            fs.iter().find_map(|f| match &f.error {
+                                ProviderError::Status { code, .. } => code.clone(),
+                                _ => None,
+                            })
+                        })
+                        .flatten();
                     // Every endpoint refused to translate the request: name the parameter.
                     let param = fs.iter().find_map(|f| match &f.error {
                         ProviderError::Unsupported(e) => e.param.map(str::to_owned),
@@ -251,7 +262,7 @@ impl ApiError {
                     (
                         t,
                         param,
-                        Some(code.into()),
+                        Some(upstream_code.unwrap_or_else(|| code.into())),
                         Some(json!({ "attempts": attempts_json(fs) })),
                     )
                 }
@@ -382,6 +393,8 @@ fn all_failed_status(fs: &[Failure]) -> StatusCode {
         StatusCode::BAD_REQUEST
     } else if fs.iter().all(|f| f.error.status() == Some(429)) {
         StatusCode::TOO_MANY_REQUESTS
+    } else if fs.iter().all(|f| f.error.status() == Some(404)) {
+        StatusCode::NOT_FOUND
     } else if fs
         .iter()
         .all(|f| matches!(f.error, ProviderError::Timeout(_)))

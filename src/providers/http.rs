@@ -22,17 +22,32 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Err
         .build()
 }
 
-/// Classifies a transport error.
+/// Classifies a transport error. The upstream URL (which may be internal) goes to the
+/// operators' log only; the error that reaches clients and records names no address.
 pub fn transport_error(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::Timeout("waiting for the upstream")
-    } else if e.is_connect() {
-        ProviderError::Connect(source_chain(&e))
-    } else if e.is_body() || e.is_decode() {
-        ProviderError::Cut(source_chain(&e))
-    } else {
-        ProviderError::Connect(source_chain(&e))
+    if let Some(url) = e.url() {
+        tracing::warn!(url = %url, error = %source_chain(&e), "upstream transport error");
     }
+    let kind = (e.is_timeout(), e.is_builder(), e.is_connect(), e.is_decode(), e.is_body());
+    let text = source_chain(&e.without_url());
+    match kind {
+        (true, ..) => ProviderError::Timeout("waiting for the upstream"),
+        // The request could not even be built: a configuration mistake, not an outage.
+        (_, true, ..) => ProviderError::Config(text),
+        (_, _, true, ..) => ProviderError::Connect(text),
+        // The body arrived but is not what it should be.
+        (_, _, _, true, _) => ProviderError::Malformed(text),
+        (_, _, _, _, true) => ProviderError::Cut(text),
+        _ => ProviderError::Connect(text),
+    }
+}
+
+/// A provider's configuration cannot work (a URL that does not parse, a header value that
+/// is not allowed). The detail, which may name internal hosts or values, is logged for
+/// operators; the error says only that the provider is misconfigured.
+pub fn config_error(detail: String) -> ProviderError {
+    tracing::error!(error = %detail, "provider misconfigured");
+    ProviderError::Config(detail)
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
@@ -222,6 +237,18 @@ pub fn sse_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_that_cannot_be_built_is_a_config_error_naming_no_url() {
+        let e = reqwest::Client::new()
+            .get("http://internal.example:8080/v1")
+            .header("x-bad", "line\nbreak")
+            .build()
+            .unwrap_err();
+        let classified = transport_error(e);
+        assert_eq!(classified.kind(), "config");
+        assert!(!classified.to_string().contains("internal.example"));
+    }
 
     #[test]
     fn hostile_retry_after_values_never_panic() {

@@ -63,6 +63,10 @@ pub type ChunkStream = BoxStream<'static, Result<Chunk, ProviderError>>;
 pub enum ProviderError {
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The provider's configuration cannot work; the detail is in the log, not the message
+    /// (it may name internal hosts). Another endpoint may still serve.
+    #[error("the provider is misconfigured (the gateway's log has the details)")]
+    Config(String),
     #[error("timed out {0}")]
     Timeout(&'static str),
     /// The upstream answered with an error status, an error body, or an in-stream error.
@@ -91,6 +95,7 @@ impl ProviderError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderError::Connect(_) => "connect",
+            ProviderError::Config(_) => "config",
             ProviderError::Timeout(_) => "timeout",
             ProviderError::Status { .. } => "status",
             ProviderError::Malformed(_) => "malformed",

@@ -15,14 +15,18 @@ pub enum Verdict {
 pub fn on_error(e: &ProviderError) -> Verdict {
     match e {
         ProviderError::Status { status, .. } => match status {
-            // The request itself is wrong (bad parameters, unknown upstream model, too large):
-            // another endpoint would most likely say the same.
-            400 | 404 | 413 | 422 => Verdict::Reject,
+            // The request itself is wrong (bad parameters, too large): another endpoint
+            // would most likely say the same.
+            400 | 413 | 422 => Verdict::Reject,
+            // 404: this provider does not know the endpoint's upstream model (a stale
+            // `upstream_model`, a deleted deployment): the model was resolved by the
+            // registry, so another endpoint may well serve it.
             // 401/403: our provider key is wrong — not the client's fault, try elsewhere.
             // 408, 429, 5xx, 529 and anything unexpected: transient or provider-specific.
             _ => Verdict::Fallback,
         },
         ProviderError::Connect(_)
+        | ProviderError::Config(_)
         | ProviderError::Timeout(_)
         | ProviderError::Malformed(_)
         | ProviderError::Cut(_)
@@ -52,10 +56,10 @@ mod tests {
 
     #[test]
     fn table() {
-        for s in [408, 429, 500, 502, 503, 504, 529, 401, 403, 402] {
+        for s in [404, 408, 429, 500, 502, 503, 504, 529, 401, 403, 402] {
             assert_eq!(on_error(&status(s)), Verdict::Fallback, "{s}");
         }
-        for s in [400, 404, 413, 422] {
+        for s in [400, 413, 422] {
             assert_eq!(on_error(&status(s)), Verdict::Reject, "{s}");
         }
         assert_eq!(on_error(&ProviderError::Timeout("x")), Verdict::Fallback);

@@ -348,3 +348,48 @@ async fn an_infinite_retry_after_is_bounded_and_still_falls_back() {
         app.stop().await;
     }
 }
+
+/// An upstream 404 for the model (a stale `upstream_model` at one provider) used to reject
+/// the request instead of trying the next endpoint.
+#[tokio::test]
+async fn an_upstream_404_for_the_model_tries_the_next_endpoint() {
+    let stale = Fake::start(vec![Reply::Status(
+        404,
+        r#"{"error":{"message":"The model `old-name` does not exist","type":"invalid_request_error","code":"model_not_found"}}"#.into(),
+        vec![],
+    )])
+    .await;
+    let good = Fake::start(vec![Reply::simple()]).await;
+    let reg = provider("stale", &stale.base_url())
+        + &provider("good", &good.base_url())
+        + &model("test/m", &[("stale", "old-name"), ("good", "m")], &[])
+        + &model("test/only", &[("stale", "old-name")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/m", "messages": user("x")}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["provider"].as_str()),
+        (200, Some("good")),
+        "{body}"
+    );
+
+    // With nowhere else to go, the client still sees the upstream's 404 and its code.
+    let (status, body) = json_of(
+        app.chat(json!({"model": "test/only", "messages": user("x")}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{body}"
+    );
+    app.stop().await;
+}

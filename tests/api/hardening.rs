@@ -62,3 +62,35 @@ async fn model_names_and_model_lists_are_bounded() {
     assert_eq!(value["status"], "ok");
     app.stop().await;
 }
+
+/// Transport errors reached clients verbatim, naming the internal upstream URL.
+#[tokio::test]
+async fn clients_never_see_internal_upstream_addresses() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Nothing listens there any more.
+    let reg = provider("internal", &format!("http://{closed}/secret-path/v1"))
+        + &model("test/m", &[("internal", "up")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    let resp = app
+        .chat(json!({"model": "test/m", "messages": user("x")}))
+        .await;
+    let id = request_id(&resp);
+    let (status, body) = json_of(resp).await;
+    assert_eq!(status, 502, "{body}");
+    let text = body.to_string();
+    assert!(!text.contains(&closed.to_string()), "{text}");
+    assert!(!text.contains("secret-path"), "{text}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("internal") && msg.contains("could not connect"),
+        "{msg}"
+    );
+    // Nor does the record, which admin users and exports read.
+    let rec = app.record(&id).await;
+    let stored = format!("{:?} {:?}", rec.error, rec.attempts);
+    assert!(!stored.contains("secret-path"), "{stored}");
+    app.stop().await;
+}

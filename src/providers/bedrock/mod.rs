@@ -251,7 +251,7 @@ impl Bedrock {
                     (Some(h), Some(p)) => format!("{h}:{p}"),
                     (Some(h), None) => h.to_owned(),
                     (None, _) => {
-                        return Err(ProviderError::Connect(format!("no host in {url}")));
+                        return Err(http::config_error(format!("no host in {url}")));
                     }
                 };
                 let amz_date = sign::amz_date(now);
@@ -280,7 +280,7 @@ impl Bedrock {
                 );
                 let value = |s: &str| {
                     HeaderValue::from_str(s).map_err(|_| {
-                        ProviderError::Connect(
+                        http::config_error(
                             "the AWS credentials contain characters not allowed in a header".into(),
                         )
                     })
@@ -310,7 +310,7 @@ impl Bedrock {
     ) -> Result<reqwest::Response, ProviderError> {
         let url = self.url(model, stream);
         let url = reqwest::Url::parse(&url)
-            .map_err(|e| ProviderError::Connect(format!("invalid upstream URL {url}: {e}")))?;
+            .map_err(|e| http::config_error(format!("invalid upstream URL {url}: {e}")))?;
         let headers = self.request_headers(&url, &body, stream, SystemTime::now())?;
         let resp = self
             .client

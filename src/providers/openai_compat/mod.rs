@@ -39,7 +39,7 @@ impl Target {
                     "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
                 );
                 reqwest::Url::parse(&url).map_err(|e| {
-                    ProviderError::Connect(format!("invalid deployment URL {url}: {e}"))
+                    http::config_error(format!("invalid deployment URL {url}: {e}"))
                 })
             }
         }
