@@ -47,6 +47,24 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A database URL: used as a string, shown (in `Debug`, so in any dump of the settings)
+/// with its password and secret parameters masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::store::redact_url(&self.0))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The file these settings came from (for messages).
@@ -58,7 +76,7 @@ pub struct Settings {
     /// Bounds on what one request may ask of the planner.
     pub request_bounds: crate::types::RequestBounds,
     pub shutdown_grace: Duration,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub require_keys: bool,
     pub master_key: Option<Secret>,
@@ -364,11 +382,12 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             max_models: raw.server.max_models.unwrap_or(16).max(1),
         },
         shutdown_grace,
-        database_url: env
-            .database_url
-            .clone()
-            .or(raw.database.url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        database_url: DatabaseUrl(
+            env.database_url
+                .clone()
+                .or(raw.database.url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        ),
         database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
         require_keys,
         master_key: env.master_key.clone().map(Secret::new),
@@ -429,7 +448,26 @@ mod tests {
         let s = p("").unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.require_keys);
-        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(&*s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    /// `Settings`' Debug held the raw database URL with its password.
+    #[test]
+    fn a_settings_dump_shows_no_database_password() {
+        let env = EnvOverrides {
+            database_url: Some("postgres://app:pw-in-userinfo@db/x?password=pw-in-query".into()),
+            master_key: Some("the-master-key".into()),
+            ..EnvOverrides::default()
+        };
+        let s = parse("", "test.toml", &env).unwrap();
+        let dump = format!("{s:?}");
+        for secret in ["pw-in-userinfo", "pw-in-query", "the-master-key"] {
+            assert!(!dump.contains(secret), "{secret} in {dump}");
+        }
+        assert_eq!(
+            &*s.database_url,
+            "postgres://app:pw-in-userinfo@db/x?password=pw-in-query"
+        );
     }
 
     #[test]

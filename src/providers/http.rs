@@ -28,7 +28,13 @@ pub fn transport_error(e: reqwest::Error) -> ProviderError {
     if let Some(url) = e.url() {
         tracing::warn!(url = %url, error = %source_chain(&e), "upstream transport error");
     }
-    let kind = (e.is_timeout(), e.is_builder(), e.is_connect(), e.is_decode(), e.is_body());
+    let kind = (
+        e.is_timeout(),
+        e.is_builder(),
+        e.is_connect(),
+        e.is_decode(),
+        e.is_body(),
+    );
     let text = source_chain(&e.without_url());
     match kind {
         (true, ..) => ProviderError::Timeout("waiting for the upstream"),

@@ -11,6 +11,7 @@ pub mod gemini;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
+pub mod redact;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,6 +179,35 @@ pub fn build(decl: &ProviderDecl, ctx: &BuildContext) -> Result<Arc<dyn Provider
             _ => return Err(format!("environment variable {var} is not set")),
         },
     };
+    let secrets = secrets_of(decl, api_key.as_deref());
+    build_kind(decl, api_key, ctx).map(|p| redact::Redacting::wrap(p, secrets))
+}
+
+/// Every credential a provider sends upstream: its key, its declared header values, and
+/// for Bedrock the AWS secrets it signs with.
+fn secrets_of(decl: &ProviderDecl, api_key: Option<&str>) -> redact::Secrets {
+    let mut values: Vec<String> = api_key.into_iter().map(str::to_owned).collect();
+    values.extend(decl.headers.values().cloned());
+    if decl.kind == ProviderKind::Bedrock {
+        let vars = [
+            decl.secret_key_env
+                .as_deref()
+                .unwrap_or("AWS_SECRET_ACCESS_KEY"),
+            decl.session_token_env
+                .as_deref()
+                .unwrap_or("AWS_SESSION_TOKEN"),
+            bedrock::BEARER_TOKEN_ENV,
+        ];
+        values.extend(vars.iter().filter_map(|v| std::env::var(v).ok()));
+    }
+    redact::Secrets::new(values)
+}
+
+fn build_kind(
+    decl: &ProviderDecl,
+    api_key: Option<String>,
+    ctx: &BuildContext,
+) -> Result<Arc<dyn Provider>, String> {
     match decl.kind {
         ProviderKind::Mock => Ok(Arc::new(mock::MockProvider::new(
             decl.mock.clone().unwrap_or_default(),

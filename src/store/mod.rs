@@ -238,8 +238,37 @@ fn deprioritize_sqlite_workers() {
     }
 }
 
-/// Hides the password in a database URL for messages and logs.
+/// Hides the password in a database URL for messages and logs: in the user info
+/// (`user:pass@`) and in query parameters (`?password=`, `sslpassword=`, anything naming a
+/// secret or token).
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if is_secret_param(k) => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "key"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
@@ -268,6 +297,12 @@ mod tests {
         assert_eq!(
             super::redact_url("sqlite://data/x.db"),
             "sqlite://data/x.db"
+        );
+        assert_eq!(
+            super::redact_url(
+                "postgres://h/db?user=u&password=hunter22&sslmode=require&sslpassword=x"
+            ),
+            "postgres://h/db?user=u&password=***&sslmode=require&sslpassword=***"
         );
     }
 }

@@ -94,3 +94,42 @@ async fn clients_never_see_internal_upstream_addresses() {
     assert!(!stored.contains("secret-path"), "{stored}");
     app.stop().await;
 }
+
+/// An upstream that echoes the provider key in an error message got it into the client's
+/// error, the log and the database.
+#[tokio::test]
+async fn a_provider_key_echoed_by_the_upstream_is_redacted_everywhere() {
+    const KEY: &str = "sk-echoed-0123456789abcdef";
+    std::env::set_var("SWITCHYARD_TEST_ECHO_KEY", KEY);
+    let echo = format!("Incorrect API key provided: {KEY}. You can find your API key at ...");
+    let fake = Fake::start(vec![Reply::error(401, &echo)]).await;
+    let reg = format!(
+        "[[providers]]\nid = \"echoing\"\nkind = \"openai\"\nbase_url = \"{}\"\napi_key_env = \"SWITCHYARD_TEST_ECHO_KEY\"\n\n",
+        fake.base_url()
+    ) + &model("test/m", &[("echoing", "up")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    for stream in [false, true] {
+        let resp = app
+            .chat(json!({"model": "test/m", "stream": stream, "messages": user("x")}))
+            .await;
+        let id = request_id(&resp);
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains(KEY), "{text}");
+        assert!(
+            text.contains("Incorrect API key provided: [redacted]"),
+            "{text}"
+        );
+        let rec = app.record(&id).await;
+        let stored = format!("{:?} {:?}", rec.error, rec.attempts);
+        assert!(
+            !stored.contains(KEY) && stored.contains("[redacted]"),
+            "{stored}"
+        );
+    }
+    // The upstream did receive the key (the redaction is on the way back only).
+    assert_eq!(
+        fake.received()[0].headers["authorization"],
+        format!("Bearer {KEY}")
+    );
+    app.stop().await;
+}

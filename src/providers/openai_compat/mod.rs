@@ -38,9 +38,8 @@ impl Target {
                 let url = format!(
                     "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
                 );
-                reqwest::Url::parse(&url).map_err(|e| {
-                    http::config_error(format!("invalid deployment URL {url}: {e}"))
-                })
+                reqwest::Url::parse(&url)
+                    .map_err(|e| http::config_error(format!("invalid deployment URL {url}: {e}")))
             }
         }
     }
