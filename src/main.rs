@@ -270,7 +270,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         .apply(&mut policy)
                         .map_err(|(f, p)| anyhow::anyhow!("--{}: {p}", f.replace('_', "-")))?;
                     let name = name.trim();
-                    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+                    switchyard::types::keys::check_key_name(name)
+                        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
                     let new = auth::generate_key();
                     let (row, _) = store
                         .create_key(&switchyard::store::NewKeyRow {
@@ -299,7 +300,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         .apply(&mut policy)
                         .map_err(|(f, p)| anyhow::anyhow!("--{}: {p}", f.replace('_', "-")))?;
                     let name = change.name.as_deref().map(str::trim).unwrap_or(&k.name);
-                    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+                    switchyard::types::keys::check_key_name(name)
+                        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
                     let row = store.update_key(&id, name, &policy).await?;
                     println!("{}", switchyard::http::admin::keys::key_view(&row, None, 0));
                 }

@@ -80,6 +80,9 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub require_keys: bool,
     pub master_key: Option<Secret>,
+    /// Providers created through the admin API may read credentials only from variables
+    /// with this prefix, or from variables the config file's providers name.
+    pub provider_env_prefix: String,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub routing: RoutingSettings,
@@ -391,6 +394,10 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
         require_keys,
         master_key: env.master_key.clone().map(Secret::new),
+        provider_env_prefix: raw
+            .auth
+            .provider_env_prefix
+            .unwrap_or_else(|| "SWITCHYARD_PROVIDER_".into()),
         log_format,
         log_filter: env
             .log_filter

@@ -49,6 +49,7 @@ pub struct RawDatabase {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub require_keys: Option<bool>,
+    pub provider_env_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use crate::http::extract::ApiQuery;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
@@ -162,7 +163,7 @@ pub struct GenerationQuery {
 pub async fn generation(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<GenerationQuery>,
+    ApiQuery(q): ApiQuery<GenerationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let who = caller(&state, &headers).await?;
     let id = q.id.filter(|i| !i.is_empty()).ok_or_else(|| {

@@ -7,6 +7,7 @@ pub mod admit;
 pub mod chat;
 pub mod cost;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod models;
 pub mod sse;

@@ -1,7 +1,8 @@
 //! `GET /v1/models` and `GET /v1/models/{slug}`: OpenAI's list shape, each entry also carrying
 //! what OpenRouter's list carries (name, context_length, pricing, supported_parameters).
 
-use axum::extract::{Path, State};
+use crate::http::extract::ApiPath;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
@@ -81,7 +82,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Val
 
 pub async fn get_one(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let snap = state.registry.snapshot();
     match snap.resolve(&slug) {

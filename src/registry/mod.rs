@@ -71,9 +71,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Finds an enabled model by slug or alias.
+    /// Finds an enabled model by slug or alias. A model's own slug wins over any alias, so
+    /// an alias can never capture another model's traffic.
     pub fn resolve(&self, name: &str) -> Option<&Arc<Model>> {
-        let slug = self.aliases.get(name).map(String::as_str).unwrap_or(name);
+        if let Some(m) = self.models.get(name) {
+            return m.decl.enabled.then_some(m);
+        }
+        let slug = self.aliases.get(name)?;
         self.models.get(slug).filter(|m| m.decl.enabled)
     }
 

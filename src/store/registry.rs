@@ -14,6 +14,9 @@ pub struct RegistryRows {
     pub version: i64,
     pub providers: Vec<ProviderDecl>,
     pub models: Vec<(ModelDecl, i64)>,
+    /// Each model's revision (its `updated_at`), for edits that must not overwrite a
+    /// concurrent one.
+    pub revisions: std::collections::HashMap<String, i64>,
     pub keys: Vec<KeyRow>,
 }
 
@@ -27,6 +30,7 @@ struct ModelRow {
     enabled: bool,
     default_output_tokens: Option<i64>,
     created_at: i64,
+    updated_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -91,7 +95,7 @@ impl Store {
             let providers: Vec<(String, bool)> = sqlx::query_as("SELECT decl, enabled FROM providers ORDER BY id")
                 .fetch_all(&mut *tx).await?;
             let models: Vec<ModelRow> = sqlx::query_as(
-                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, created_at \
+                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, created_at, updated_at \
                  FROM models ORDER BY slug")
                 .fetch_all(&mut *tx).await?;
             let endpoints: Vec<EndpointRow> = sqlx::query_as(
@@ -118,6 +122,10 @@ impl Store {
             providers.push(d);
         }
         let mut models = Vec::with_capacity(model_rows.len());
+        let revisions = model_rows
+            .iter()
+            .map(|r| (r.slug.clone(), r.updated_at))
+            .collect();
         for r in model_rows {
             let slug = r.slug.clone();
             models.push((
@@ -165,6 +173,7 @@ impl Store {
             version,
             providers,
             models,
+            revisions,
             keys,
         })
     }
@@ -177,9 +186,46 @@ impl Store {
         models: &[ModelDecl],
         origin: Origin,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
+        self.apply(providers, models, origin, None).await
+    }
+
+    /// Replaces one model's declaration if nobody changed it since `revision` (as read in
+    /// `load_registry`); `Conflict` otherwise, so a read-modify-write never loses an edit.
+    pub async fn save_model_if_unchanged(
+        &self,
+        model: &ModelDecl,
+        revision: i64,
+        origin: Origin,
+    ) -> Result<(), StoreError> {
+        self.apply(
+            &[],
+            std::slice::from_ref(model),
+            origin,
+            Some((&model.slug, revision)),
+        )
+        .await
+    }
+
+    async fn apply(
+        &self,
+        providers: &[ProviderDecl],
+        models: &[ModelDecl],
+        origin: Origin,
+        expect: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        // Revisions only move forward, even for two edits in one millisecond.
+        let now = now_ms().max(expect.map_or(0, |(_, r)| r + 1));
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            if let Some((slug, revision)) = expect {
+                // The first write: it takes the row (PostgreSQL) or the database (SQLite)
+                // for the transaction, so the check and the writes below are one step.
+                let n = sqlx::query("UPDATE models SET updated_at = $1 WHERE slug = $2 AND updated_at = $3")
+                    .bind(now).bind(slug).bind(revision).execute(&mut *tx).await?.rows_affected();
+                if n == 0 {
+                    return Err(StoreError::Conflict(format!("model `{slug}` changed meanwhile")));
+                }
+            }
             for d in providers {
                 sqlx::query(
                     "INSERT INTO providers (id, kind, enabled, decl, origin, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \

@@ -6,6 +6,21 @@ use serde::{Deserialize, Serialize};
 use super::time;
 
 /// When a key's budget starts again (UTC), as OpenRouter's `limit_reset`.
+/// A key's name is shown in listings, messages and logs and stored in both databases:
+/// non-empty, at most 200 characters, no control characters (PostgreSQL refuses NUL).
+pub fn check_key_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("`name` must not be empty".into());
+    }
+    if name.chars().count() > 200 {
+        return Err("`name` must be at most 200 characters".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("`name` must not contain control characters".into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BudgetReset {

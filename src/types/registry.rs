@@ -331,6 +331,19 @@ impl ProviderDecl {
         Ok(())
     }
 
+    /// Every environment variable this provider reads a credential from, by field.
+    pub fn env_vars(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("api_key_env", &self.api_key_env),
+            ("access_key_env", &self.access_key_env),
+            ("secret_key_env", &self.secret_key_env),
+            ("session_token_env", &self.session_token_env),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.as_deref().map(|v| (f, v)))
+        .collect()
+    }
+
     /// The Bedrock-only fields.
     fn validate_aws(&self) -> Result<(), DeclError> {
         let fields = [

@@ -6,6 +6,7 @@ mod fake_bedrock;
 mod fake_gemini;
 mod helpers;
 
+mod admin_input;
 mod auth_admin;
 mod chat;
 mod fallback;

@@ -2,8 +2,10 @@
 //! and revoke gateway keys. Every change reaches this replica's snapshot at once and the
 //! others through the registry version (and, on PostgreSQL, a notification).
 
+use crate::http::extract::ApiPath;
+use crate::types::keys::check_key_name;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
@@ -78,9 +80,7 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let change: KeyChange = json_body(body).await?;
     let name = change.name.as_deref().map(str::trim).unwrap_or_default();
-    if name.is_empty() {
-        return Err(invalid("`name` must not be empty", Some("name")));
-    }
+    check_key_name(name).map_err(|e| invalid(e, Some("name")))?;
     let mut policy = KeyPolicy::default();
     change.apply(&mut policy).map_err(bad_change)?;
     let token = headers
@@ -145,7 +145,7 @@ pub async fn list_keys(State(s): State<AppState>) -> Result<Json<Value>, ApiErro
 
 pub async fn show_key(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let k = s
         .store
@@ -163,7 +163,7 @@ pub async fn show_key(
 /// `PATCH /admin/keys/{id}`: absent fields stay, `null` clears a limit.
 pub async fn update_key(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let change: KeyChange = json_body(body).await?;
@@ -173,8 +173,10 @@ pub async fn update_key(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no key `{id}`")))?;
     let name = match change.name.as_deref().map(str::trim) {
-        Some("") => return Err(invalid("`name` must not be empty", Some("name"))),
-        Some(n) => n.to_owned(),
+        Some(n) => {
+            check_key_name(n).map_err(|e| invalid(e, Some("name")))?;
+            n.to_owned()
+        }
         None => k.name.clone(),
     };
     let mut policy = k.policy.clone();
@@ -188,7 +190,7 @@ pub async fn update_key(
 
 pub async fn revoke_key(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let row = s.store.revoke_key(&id).await?;
     s.registry.reload().await?;

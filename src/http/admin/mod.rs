@@ -3,8 +3,9 @@
 //! Every change is written to the database and this replica's snapshot is reloaded at once;
 //! other replicas pick it up on their next refresh.
 
+use crate::http::extract::{ApiPath, ApiQuery};
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
@@ -76,7 +77,7 @@ async fn list_providers(State(s): State<AppState>) -> Result<Json<Value>, ApiErr
         .into_iter()
         .map(|id| {
             let p = &snap.providers[id];
-            let mut v = serde_json::to_value(&p.decl).unwrap_or(Value::Null);
+            let mut v = provider_view(&p.decl);
             v["active"] = json!(p.adapter.is_some());
             v["inactive_reason"] = json!(p.inactive_reason);
             v
@@ -85,14 +86,85 @@ async fn list_providers(State(s): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
+/// A provider as the admin API shows it: header values are write-only (they often carry
+/// credentials), shown masked.
+fn provider_view(decl: &ProviderDecl) -> Value {
+    let mut v = serde_json::to_value(decl).unwrap_or(Value::Null);
+    if let Some(h) = v.get_mut("headers").and_then(Value::as_object_mut) {
+        for value in h.values_mut() {
+            *value = json!(mask(value.as_str().unwrap_or_default()));
+        }
+    }
+    v
+}
+
+fn mask(secret: &str) -> String {
+    // The last four characters tell two values apart without revealing either.
+    let n = secret.chars().count();
+    if n >= 16 {
+        let tail: String = secret.chars().skip(n - 4).collect();
+        format!("***{tail}")
+    } else {
+        "***".into()
+    }
+}
+
+/// Credentials a provider made through the admin API may read: variables with the
+/// configured prefix, or ones the config file's providers already use. Anything else
+/// (the database URL, the master key, cloud credentials) could otherwise be sent to a
+/// `base_url` of the caller's choosing.
+fn check_provider_env(s: &AppState, decl: &ProviderDecl) -> Result<(), ApiError> {
+    let prefix = &s.settings.provider_env_prefix;
+    let configured = |var: &str| {
+        s.settings
+            .providers
+            .iter()
+            .any(|p| p.env_vars().iter().any(|(_, v)| *v == var))
+    };
+    for (field, var) in decl.env_vars() {
+        if !var.starts_with(prefix.as_str()) && !configured(var) {
+            return Err(invalid(
+                format!(
+                    "`{var}` may not be read by a provider made through the admin API: name a variable starting with `{prefix}` (auth.provider_env_prefix), or one the config file's providers use"
+                ),
+                Some(field),
+            ));
+        }
+    }
+    // Without named variables Bedrock falls back to the standard AWS ones, whose session
+    // and bearer tokens travel in clear to `base_url`.
+    if decl.kind == crate::types::registry::ProviderKind::Bedrock
+        && decl.base_url.is_some()
+        && decl.api_key_env.is_none()
+        && decl.access_key_env.is_none()
+    {
+        return Err(invalid(
+            "a Bedrock provider with a `base_url` made through the admin API must name its credentials' variables (`api_key_env`, or `access_key_env` and `secret_key_env`)",
+            Some("base_url"),
+        ));
+    }
+    Ok(())
+}
+
 async fn upsert_provider(State(s): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
-    let decl: ProviderDecl = json_body(body).await?;
+    let mut decl: ProviderDecl = json_body(body).await?;
+    check_provider_env(&s, &decl)?;
     decl.validate().map_err(|e| invalid(e.to_string(), None))?;
+    // A masked value sent back (a client round-tripping a listing) keeps the stored one.
+    if let Some(stored) = s.registry.snapshot().providers.get(&decl.id) {
+        for (name, value) in decl.headers.iter_mut() {
+            if let Some(old) = stored.decl.headers.get(name) {
+                if value.starts_with("***") && *value == mask(old) {
+                    value.clone_from(old);
+                }
+            }
+        }
+    }
     s.store
         .apply_declarations(std::slice::from_ref(&decl), &[], Origin::Admin)
         .await?;
     s.registry.reload().await?;
-    Ok(Json(json!(decl)))
+    Ok(Json(provider_view(&decl)))
 }
 
 #[derive(Deserialize)]
@@ -103,7 +175,7 @@ struct EnabledBody {
 
 async fn patch_provider(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let b: EnabledBody = json_body(body).await?;
@@ -123,6 +195,21 @@ async fn list_models(State(s): State<AppState>) -> Result<Json<Value>, ApiError>
 fn check_model(s: &AppState, m: &ModelDecl) -> Result<(), ApiError> {
     m.validate().map_err(|e| invalid(e.to_string(), None))?;
     let snap = s.registry.snapshot();
+    // A name is one model's: an alias that is another model's slug or alias would take its
+    // requests, and a slug that is another model's alias would be unreachable.
+    let owner = |name: &str| -> Option<String> {
+        if snap.models.contains_key(name) {
+            return Some(name.to_owned());
+        }
+        snap.aliases.get(name).cloned()
+    };
+    for name in m.aliases.iter().chain(std::iter::once(&m.slug)) {
+        if let Some(other) = owner(name).filter(|o| o != &m.slug) {
+            return Err(ApiError::Conflict(format!(
+                "`{name}` already names the model `{other}`"
+            )));
+        }
+    }
     for e in &m.endpoints {
         if !snap.providers.contains_key(&e.provider) {
             return Err(invalid(
@@ -151,7 +238,7 @@ async fn upsert_model(State(s): State<AppState>, body: Body) -> Result<Json<Valu
 
 async fn patch_model(
     State(s): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let b: EnabledBody = json_body(body).await?;
@@ -168,37 +255,63 @@ struct EndpointBody {
     endpoint: EndpointDecl,
 }
 
-/// Loads one model's current declaration from the database.
-async fn load_model(s: &AppState, slug: &str) -> Result<ModelDecl, ApiError> {
-    let rows = s.store.load_registry().await?;
-    rows.models
-        .into_iter()
-        .map(|(m, _)| m)
-        .find(|m| m.slug == slug)
-        .ok_or_else(|| ApiError::NotFound(format!("no model `{slug}`")))
-}
-
-async fn save_model(s: &AppState, m: ModelDecl) -> Result<Json<Value>, ApiError> {
-    check_model(s, &m)?;
-    s.store
-        .apply_declarations(&[], std::slice::from_ref(&m), Origin::Admin)
-        .await?;
-    s.registry.reload().await?;
-    Ok(Json(json!(m)))
+/// Applies `change` to one model's current declaration and saves it, unless someone else
+/// changed the model meanwhile; then it starts again from the newer declaration (after a
+/// short random pause, up to 50 times), so concurrent edits of one model's endpoints never
+/// lose each other.
+async fn edit_model(
+    s: &AppState,
+    slug: &str,
+    change: impl Fn(&mut ModelDecl) -> Result<(), ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    for attempt in 0..50u64 {
+        if attempt > 0 {
+            let pause = rand::random::<u64>() % (2 + attempt.min(20));
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        let rows = s.store.load_registry().await?;
+        let revision = rows.revisions.get(slug).copied();
+        let mut m = rows
+            .models
+            .into_iter()
+            .map(|(m, _)| m)
+            .find(|m| m.slug == slug)
+            .ok_or_else(|| ApiError::NotFound(format!("no model `{slug}`")))?;
+        change(&mut m)?;
+        check_model(s, &m)?;
+        let revision = revision.unwrap_or_default();
+        match s
+            .store
+            .save_model_if_unchanged(&m, revision, Origin::Admin)
+            .await
+        {
+            Ok(()) => {
+                s.registry.reload().await?;
+                return Ok(Json(json!(m)));
+            }
+            Err(crate::store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "model `{slug}` is being changed by others; try again"
+    )))
 }
 
 /// Adds an endpoint to a model, or replaces the one with the same provider and upstream model.
 async fn upsert_endpoint(State(s): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let b: EndpointBody = json_body(body).await?;
-    let mut m = load_model(&s, &b.model).await?;
-    let same = |e: &EndpointDecl| {
-        e.provider == b.endpoint.provider && e.upstream_model == b.endpoint.upstream_model
-    };
-    match m.endpoints.iter_mut().find(|e| same(e)) {
-        Some(slot) => *slot = b.endpoint,
-        None => m.endpoints.push(b.endpoint),
-    }
-    save_model(&s, m).await
+    edit_model(&s, &b.model, |m| {
+        let same = |e: &EndpointDecl| {
+            e.provider == b.endpoint.provider && e.upstream_model == b.endpoint.upstream_model
+        };
+        match m.endpoints.iter_mut().find(|e| same(e)) {
+            Some(slot) => *slot = b.endpoint.clone(),
+            None => m.endpoints.push(b.endpoint.clone()),
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -211,39 +324,47 @@ struct EndpointRef {
     enabled: Option<bool>,
 }
 
+impl EndpointRef {
+    fn missing(&self) -> ApiError {
+        ApiError::NotFound(format!(
+            "`{}` has no endpoint {} / {}",
+            self.model, self.provider, self.upstream_model
+        ))
+    }
+
+    fn matches(&self, e: &EndpointDecl) -> bool {
+        e.provider == self.provider && e.upstream_model == self.upstream_model
+    }
+}
+
 async fn patch_endpoint(State(s): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let r: EndpointRef = json_body(body).await?;
     let enabled = r
         .enabled
         .ok_or_else(|| invalid("`enabled` is required", Some("enabled")))?;
-    let mut m = load_model(&s, &r.model).await?;
-    let ep = m
-        .endpoints
-        .iter_mut()
-        .find(|e| e.provider == r.provider && e.upstream_model == r.upstream_model)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "`{}` has no endpoint {} / {}",
-                r.model, r.provider, r.upstream_model
-            ))
-        })?;
-    ep.enabled = enabled;
-    save_model(&s, m).await
+    edit_model(&s, &r.model, |m| {
+        let ep = m
+            .endpoints
+            .iter_mut()
+            .find(|e| r.matches(e))
+            .ok_or_else(|| r.missing())?;
+        ep.enabled = enabled;
+        Ok(())
+    })
+    .await
 }
 
 async fn delete_endpoint(State(s): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let r: EndpointRef = json_body(body).await?;
-    let mut m = load_model(&s, &r.model).await?;
-    let before = m.endpoints.len();
-    m.endpoints
-        .retain(|e| !(e.provider == r.provider && e.upstream_model == r.upstream_model));
-    if m.endpoints.len() == before {
-        return Err(ApiError::NotFound(format!(
-            "`{}` has no endpoint {} / {}",
-            r.model, r.provider, r.upstream_model
-        )));
-    }
-    save_model(&s, m).await
+    edit_model(&s, &r.model, |m| {
+        let before = m.endpoints.len();
+        m.endpoints.retain(|e| !r.matches(e));
+        if m.endpoints.len() == before {
+            return Err(r.missing());
+        }
+        Ok(())
+    })
+    .await
 }
 
 // ---- request log
@@ -258,7 +379,7 @@ struct RequestsQuery {
 
 async fn list_requests(
     State(s): State<AppState>,
-    Query(q): Query<RequestsQuery>,
+    ApiQuery(q): ApiQuery<RequestsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let rows = s.store.list_requests(limit, q.key_id.as_deref()).await?;
@@ -267,7 +388,7 @@ async fn list_requests(
 
 async fn get_request(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     match s.store.get_request(&id).await? {
         Some(r) => Ok(Json(json!(r))),
