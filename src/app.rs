@@ -39,6 +39,28 @@ pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
         .migrate()
         .await
         .with_context(|| format!("cannot migrate the database at {url}"))?;
+    // The config file is the source of truth for what it declares: say so when that undoes
+    // edits made through the admin API (they stay for everything the file does not name).
+    if let Ok((providers, models)) = store.admin_edited().await {
+        let replaced: Vec<String> = providers
+            .into_iter()
+            .filter(|id| settings.providers.iter().any(|p| &p.id == id))
+            .map(|id| format!("provider {id}"))
+            .chain(
+                models
+                    .into_iter()
+                    .filter(|slug| settings.models.iter().any(|m| &m.slug == slug))
+                    .map(|slug| format!("model {slug}")),
+            )
+            .collect();
+        if !replaced.is_empty() {
+            tracing::warn!(
+                replaced = %replaced.join(", "),
+                file = %settings.source,
+                "the config file replaces edits made through the admin API to what it declares; remove them from the file to keep the admin edits"
+            );
+        }
+    }
     store
         .apply_declarations(&settings.providers, &settings.models, Origin::Config)
         .await

@@ -57,6 +57,39 @@ fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+/// Reads a stored provider declaration. The config file's parser refuses unknown fields
+/// (typos must not pass), but a row may have been written by a newer replica: its new
+/// top-level fields are ignored here, with a warning, rather than stopping this replica.
+fn read_provider(text: &str) -> Result<ProviderDecl, StoreError> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| corrupt("provider", e))?;
+    let mut ignored = Vec::new();
+    loop {
+        let e = match serde_json::from_value::<ProviderDecl>(v.clone()) {
+            Ok(d) => {
+                if !ignored.is_empty() {
+                    tracing::warn!(provider = %d.id, fields = ?ignored, "ignoring provider fields this version does not know (written by a newer version?)");
+                }
+                return Ok(d);
+            }
+            Err(e) => e,
+        };
+        let field = e
+            .to_string()
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(f, _)| f.to_owned());
+        let removed = match (&field, v.as_object_mut()) {
+            (Some(f), Some(obj)) if ignored.len() < 64 => obj.remove(f).is_some(),
+            _ => false,
+        };
+        match field {
+            Some(f) if removed => ignored.push(f),
+            _ => return Err(corrupt("provider", e)),
+        }
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
@@ -116,8 +149,7 @@ impl Store {
         let keys = super::keys::rows(keys)?;
         let mut providers = Vec::with_capacity(provider_rows.len());
         for (decl, enabled) in provider_rows {
-            let mut d: ProviderDecl =
-                serde_json::from_str(&decl).map_err(|e| corrupt("provider", e))?;
+            let mut d = read_provider(&decl)?;
             d.enabled = enabled;
             providers.push(d);
         }
@@ -269,6 +301,18 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Provider ids and model slugs last written through the admin API.
+    pub async fn admin_edited(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let (providers, models): (Vec<String>, Vec<String>) = on_pool!(self, p => {
+            let providers = sqlx::query_scalar("SELECT id FROM providers WHERE origin = 'admin' ORDER BY id")
+                .fetch_all(p).await?;
+            let models = sqlx::query_scalar("SELECT slug FROM models WHERE origin = 'admin' ORDER BY slug")
+                .fetch_all(p).await?;
+            (providers, models)
+        });
+        Ok((providers, models))
     }
 
     /// Turns a provider on or off; `NotFound` when there is no such provider.

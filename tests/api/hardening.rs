@@ -133,3 +133,72 @@ async fn a_provider_key_echoed_by_the_upstream_is_redacted_everywhere() {
     );
     app.stop().await;
 }
+
+/// Provider declarations were read back from the database with `deny_unknown_fields`, so
+/// once a newer replica wrote a field an older one could not reload or start.
+#[tokio::test]
+async fn declarations_written_by_a_newer_version_still_load() {
+    let fake = Fake::start(vec![Reply::simple()]).await;
+    let app = one_model_app(&fake).await;
+    let sql = "UPDATE providers SET decl = REPLACE(decl, '\"id\":\"fake\"', '\"id\":\"fake\",\"from_the_future\":{\"x\":1}')";
+    let n = match &app.store {
+        switchyard::store::Store::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap().rows_affected()
+        }
+        switchyard::store::Store::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap().rows_affected()
+        }
+    };
+    assert_eq!(n, 1);
+    let rows = app
+        .store
+        .load_registry()
+        .await
+        .expect("loads despite the unknown field");
+    assert!(rows.providers.iter().any(|p| p.id == "fake"));
+    // A second replica starts on the same database and serves.
+    let second = TestApp::spawn_with(
+        &(provider("other", &fake.base_url()) + &model("test/o", &[("other", "up")], &[])),
+        Opts {
+            database_url: Some(app.database_url.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, _) = json_of(
+        second
+            .chat(json!({"model": "test/m", "messages": user("x")}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    second.stop().await;
+    app.stop().await;
+}
+
+/// Every start re-applied the config file over admin edits without saying so.
+#[tokio::test]
+async fn a_start_that_replaces_admin_edits_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let config = "[auth]\nrequire_keys = true\n\
+        [[providers]]\nid = \"mock\"\nkind = \"mock\"\n\
+        [[models]]\nslug = \"mock/m\"\n[[models.endpoints]]\nprovider = \"mock\"\nupstream_model = \"echo\"\n\
+        input_price = 1.0\noutput_price = 1.0\n";
+    let master = [("SWITCHYARD_MASTER_KEY", MASTER)];
+    let first = Process::start(config, &db, &master).await;
+    let resp = reqwest::Client::new()
+        .post(first.url("/admin/models"))
+        .bearer_auth(MASTER)
+        .json(&json!({"slug": "mock/m", "name": "Edited by an admin",
+                      "endpoints": [{"provider": "mock", "upstream_model": "echo", "input_price": 2.0, "output_price": 2.0}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    first.stop().await;
+    let second = Process::start(config, &db, &master).await;
+    let log = second.log();
+    assert!(log.contains("mock/m") && log.contains("admin"), "{log}");
+    second.stop().await;
+}

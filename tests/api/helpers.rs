@@ -370,6 +370,7 @@ impl Process {
         // Keep any [server] keys of the caller's in the one table.
         text.push_str(config.strip_prefix("[server]\n").unwrap_or(config));
         std::fs::write(&path, text).unwrap();
+        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .arg("--config")
             .arg(&path)
@@ -377,6 +378,7 @@ impl Process {
             .env("SWITCHYARD_DATABASE_URL", database_url)
             .env("SWITCHYARD_LOG", "warn")
             .envs(envs.iter().copied())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -402,6 +404,11 @@ impl Process {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
     }
 
     /// SIGTERM, then waits for a clean exit.
