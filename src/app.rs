@@ -127,6 +127,7 @@ impl App {
             store,
             recorder,
             ledger,
+            lifecycle: crate::server::Lifecycle::default(),
         };
         Ok(App {
             listener,
@@ -156,33 +157,23 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        let grace = self.state.settings.shutdown_grace;
+        let limits = self.state.settings.connections;
         let store = self.state.store.clone();
         let ledger = self.state.ledger.clone();
+        let life = self.state.lifecycle.clone();
         let router = http::router(self.state);
         tracing::info!(%addr, "switchyard listening");
 
-        let stopping = CancellationToken::new();
-        let signal = stopping.clone();
+        let draining = life.draining.clone();
         tokio::spawn(async move {
             shutdown.await;
-            signal.cancel();
+            tracing::info!("shutdown requested: draining");
+            draining.cancel();
         });
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(stopping.clone().cancelled_owned());
-        let forced = async {
-            stopping.cancelled().await;
-            tracing::info!(
-                grace_secs = grace.as_secs_f64(),
-                "shutting down: finishing in-flight requests"
-            );
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            r = serve => r.context("server error")?,
-            _ = forced => tracing::warn!("shutdown grace period over: cutting remaining connections"),
-        }
+        // Returns within delay + grace + a moment, whatever the clients do.
+        crate::server::serve(self.listener, router, limits, life).await;
 
+        // Every request has ended, so every record is queued: write them all.
         self.stop_background.cancel();
         let _ = self.refresher.await;
         if self.writer.await.is_err() {

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod providers;
 pub mod registry;
 pub mod routing;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod types;

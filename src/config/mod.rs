@@ -76,6 +76,12 @@ pub struct Settings {
     /// Bounds on what one request may ask of the planner.
     pub request_bounds: crate::types::RequestBounds,
     pub shutdown_grace: Duration,
+    /// What one connection may hold, and how shutdown runs.
+    pub connections: crate::server::ConnLimits,
+    /// Requests handled at once; past it a fast 503 (never a queue).
+    pub max_concurrent_requests: usize,
+    /// Until a response's headers (a stream's body then runs on its own deadlines).
+    pub request_timeout: Duration,
     pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub require_keys: bool,
@@ -380,6 +386,31 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             raw.server.body_read_timeout_secs,
             30.0,
         )?,
+        connections: crate::server::ConnLimits {
+            header_read_timeout: secs(
+                "server.header_read_timeout_secs",
+                raw.server.header_read_timeout_secs,
+                30.0,
+            )?,
+            max_header_bytes: raw.server.max_header_bytes.unwrap_or(64 * 1024).max(8192),
+            max_connections: raw
+                .server
+                .max_connections
+                .unwrap_or_else(default_max_connections)
+                .max(1),
+            shutdown_delay: secs(
+                "server.shutdown_delay_secs",
+                raw.server.shutdown_delay_secs,
+                0.0,
+            )?,
+            shutdown_grace,
+        },
+        max_concurrent_requests: raw.server.max_concurrent_requests.unwrap_or(4096).max(1),
+        request_timeout: secs(
+            "server.request_timeout_secs",
+            raw.server.request_timeout_secs,
+            600.0,
+        )?,
         request_bounds: crate::types::RequestBounds {
             max_model_name_bytes: raw.server.max_model_name_bytes.unwrap_or(256).max(1),
             max_models: raw.server.max_models.unwrap_or(16).max(1),
@@ -440,6 +471,21 @@ fn field_at(text: &str, offset: usize) -> String {
 pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| std::env::var_os("SWITCHYARD_CONFIG").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+/// Open connections by default: what the descriptor limit leaves after room for upstream
+/// connections, the database and files, at most 10,000.
+fn default_max_connections() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1024);
+    (soft / 2).clamp(16, 10_000)
 }
 
 #[cfg(test)]

@@ -36,6 +36,12 @@ pub struct RawServer {
     pub shutdown_grace_secs: Option<f64>,
     pub max_model_name_bytes: Option<usize>,
     pub max_models: Option<usize>,
+    pub header_read_timeout_secs: Option<f64>,
+    pub max_header_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub shutdown_delay_secs: Option<f64>,
+    pub max_concurrent_requests: Option<usize>,
+    pub request_timeout_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -142,8 +142,8 @@ async fn execute(
 
     let presentation = Presentation {
         include_usage: chat.include_usage,
-        idle_timeout: state.settings.routing.stream_idle_timeout,
         request_id: ctx.id.clone(),
+        cut: state.lifecycle.cut.clone(),
     };
     let requested = plan.requested.clone();
     let owned_meter = meter.take();

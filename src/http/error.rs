@@ -38,6 +38,10 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("The request body did not arrive within {0} seconds")]
     BodyTimeout(u64),
+    #[error("The gateway is handling its limit of {0} requests at once; retry shortly")]
+    Overloaded(usize),
+    #[error("No response within the gateway's request timeout of {0} seconds")]
+    RequestTimeout(u64),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -102,6 +106,8 @@ impl ApiError {
             }
             ApiError::Exec(ExecError::AllFailed(fs)) => all_failed_status(fs),
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -272,6 +278,15 @@ impl ApiError {
                     Some("request_too_large".into()),
                     None,
                 ),
+                ApiError::Overloaded(_) => (
+                    "service_unavailable_error",
+                    None,
+                    Some("overloaded".into()),
+                    None,
+                ),
+                ApiError::RequestTimeout(_) => {
+                    ("timeout_error", None, Some("request_timeout".into()), None)
+                }
                 ApiError::NotFound(_) => (
                     "invalid_request_error",
                     None,
@@ -337,6 +352,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Refused(r) => r.retry_after(),
+            ApiError::Overloaded(_) => Some(Duration::from_secs(1)),
             ApiError::Exec(ExecError::AllFailed(fs))
                 if self.status() == StatusCode::TOO_MANY_REQUESTS =>
             {

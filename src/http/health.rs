@@ -1,7 +1,8 @@
 //! `GET /v1/health`: the truth about serving. `ok` (200); `degraded` (200: requests are
 //! served, but records wait in the queue because the database cannot take them, or the
 //! registry has not been refreshed for a while); `unavailable` (503: the request log is
-//! full, so new requests are refused). Unauthenticated, so it names states, never errors.
+//! full, so new requests are refused); `draining` (503: shutting down, send no new work).
+//! Unauthenticated, so it names states, never errors.
 
 use std::time::Duration;
 
@@ -38,14 +39,16 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         .filter(|p| p.adapter.is_some())
         .count();
 
-    let status = if log_full {
+    let status = if state.lifecycle.draining.is_cancelled() {
+        "draining"
+    } else if log_full {
         "unavailable"
     } else if db_ok && log_ok && registry_ok {
         "ok"
     } else {
         "degraded"
     };
-    let code = if status == "unavailable" {
+    let code = if matches!(status, "unavailable" | "draining") {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

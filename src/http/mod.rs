@@ -8,6 +8,7 @@ pub mod chat;
 pub mod cost;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod health;
 pub mod models;
 pub mod sse;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub store: Store,
     pub recorder: Recorder,
     pub ledger: Arc<Ledger>,
+    /// Draining (health says so) and cut (open streams end) at shutdown.
+    pub lifecycle: crate::server::Lifecycle,
 }
 
 /// OpenAI's `x-ratelimit-*` headers for a key with limits.
@@ -75,6 +78,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin", admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            guard::Guard::new(
+                state.settings.max_concurrent_requests,
+                state.settings.request_timeout,
+            ),
+            guard::guard,
+        ))
         .with_state(state)
         // Outermost first: ids and spans wrap everything, panics become OpenAI-shaped 500s.
         .layer(CatchPanicLayer::custom(panic_response))
@@ -128,8 +138,12 @@ async fn method_not_allowed(req: Request) -> ApiError {
     ))
 }
 
-/// Reads a body up to `limit` bytes; larger ones are a 413 before they are buffered.
+/// Reads a body up to `limit` bytes; larger ones are a 413 before they are buffered (and a
+/// declared `Content-Length` over the limit before anything is read).
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(ApiError::TooLarge(limit));
+    }
     let limited = http_body_util::Limited::new(body, limit);
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),

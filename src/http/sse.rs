@@ -22,8 +22,15 @@ pub const DONE: &[u8] = b"data: [DONE]\n\n";
 #[derive(Clone)]
 pub struct Presentation {
     pub include_usage: bool,
-    pub idle_timeout: Duration,
     pub request_id: String,
+    /// Cancelled when the shutdown grace period is over: the stream ends now.
+    pub cut: tokio_util::sync::CancellationToken,
+}
+
+/// Why a committed stream ended early.
+enum Early {
+    Upstream(ProviderError),
+    Shutdown,
 }
 
 /// Renders one upstream chunk for the client; `None` hides it (a usage-only chunk the client
@@ -93,8 +100,13 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
                 yield Ok(b);
             }
         }
+        let idle = attempt.stream_idle_timeout;
         let failure = loop {
-            match tokio::time::timeout(p.idle_timeout, rest.next()).await {
+            let next = tokio::select! {
+                n = tokio::time::timeout(idle, rest.next()) => n,
+                _ = p.cut.cancelled() => break Some(Early::Shutdown),
+            };
+            match next {
                 Ok(Some(Ok(chunk))) => {
                     finished |= chunk.finished;
                     meter.observe_chunk(&chunk);
@@ -102,10 +114,10 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
                         yield Ok(b);
                     }
                 }
-                Ok(Some(Err(e))) => break Some(e),
+                Ok(Some(Err(e))) => break Some(Early::Upstream(e)),
                 Ok(None) if finished => break None,
-                Ok(None) => break Some(ProviderError::Cut("the upstream closed the stream before it finished".into())),
-                Err(_) => break Some(ProviderError::Timeout("between stream chunks")),
+                Ok(None) => break Some(Early::Upstream(ProviderError::Cut("the upstream closed the stream before it finished".into()))),
+                Err(_) => break Some(Early::Upstream(ProviderError::Timeout("between stream chunks"))),
             }
         };
         // Release the upstream connection before telling the client.
@@ -115,7 +127,13 @@ pub fn committed_body(committed: Committed, mut meter: Meter, p: Presentation) -
                 yield Ok(Bytes::from_static(DONE));
                 meter.finish(Outcome::Success, 200, None);
             }
-            Some(e) => {
+            Some(Early::Shutdown) => {
+                let message = "The gateway is shutting down: this stream was ended after its grace period; retry the request".to_owned();
+                yield Ok(error_chunk(&p.request_id, &attempt.model, Some(&attempt.provider), 503, &message));
+                yield Ok(Bytes::from_static(DONE));
+                meter.finish(Outcome::Cut, 200, Some(message));
+            }
+            Some(Early::Upstream(e)) => {
                 tracing::warn!(request_id = %p.request_id, provider = %attempt.provider, model = %attempt.model, error = %e, "upstream failed mid-stream");
                 let message = format!("Provider `{}` failed mid-stream for `{}`: {e}", attempt.provider, attempt.model);
                 let status = match &e { ProviderError::Timeout(_) => 504, ProviderError::Status { status, .. } => *status, _ => 502 };
@@ -143,6 +161,13 @@ pub fn keepalive_body(
             tokio::select! {
                 r = &mut pending => break r,
                 _ = tick.tick() => yield Ok(Bytes::from_static(KEEPALIVE)),
+                // Dropping the execution settles its meter as a cancelled request.
+                _ = p.cut.cancelled() => {
+                    let message = "The gateway is shutting down: retry the request";
+                    yield Ok(error_chunk(&p.request_id, &requested, None, 503, message));
+                    yield Ok(Bytes::from_static(DONE));
+                    return;
+                }
             }
         };
         match result {

@@ -27,6 +27,8 @@ pub struct Attempt {
     pub output_estimate: u64,
     pub request_timeout: Duration,
     pub first_token_timeout: Duration,
+    /// The longest a committed stream may go without a chunk.
+    pub stream_idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -209,6 +211,11 @@ pub fn plan(
                     .first_token_timeout_secs
                     .and_then(crate::types::bounded_secs)
                     .unwrap_or(routing.first_token_timeout),
+                stream_idle_timeout: entry
+                    .decl
+                    .stream_idle_timeout_secs
+                    .and_then(crate::types::bounded_secs)
+                    .unwrap_or(routing.stream_idle_timeout),
             });
         }
 

@@ -79,6 +79,9 @@ pub struct ProviderDecl {
     pub request_timeout_secs: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_token_timeout_secs: Option<f64>,
+    /// The longest a committed stream may go without a chunk from this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_secs: Option<f64>,
     /// Scenario for `kind = "mock"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mock: Option<MockScenario>,
@@ -256,6 +259,7 @@ impl ProviderDecl {
             collects_data: false,
             request_timeout_secs: None,
             first_token_timeout_secs: None,
+            stream_idle_timeout_secs: None,
             mock: None,
             allow_private_image_urls: false,
             default_max_tokens: None,
@@ -317,6 +321,7 @@ impl ProviderDecl {
         for (name, t) in [
             ("request_timeout_secs", self.request_timeout_secs),
             ("first_token_timeout_secs", self.first_token_timeout_secs),
+            ("stream_idle_timeout_secs", self.stream_idle_timeout_secs),
         ] {
             if let Some(t) = t {
                 let max = crate::types::MAX_DELAY.as_secs_f64();

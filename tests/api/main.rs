@@ -9,6 +9,7 @@ mod helpers;
 mod admin_input;
 mod auth_admin;
 mod chat;
+mod connections;
 mod fallback;
 mod hardening;
 mod ledger;
