@@ -73,9 +73,15 @@ impl App {
         let store = prepare_store(&settings).await?;
         let client = providers::http::client(settings.routing.connect_timeout)
             .context("cannot build the HTTP client")?;
-        let registry = Registry::load(store.clone(), BuildContext { client })
-            .await
-            .context("cannot load the registry")?;
+        let registry = Registry::load(
+            store.clone(),
+            BuildContext {
+                client,
+                limits: settings.routing.upstream,
+            },
+        )
+        .await
+        .context("cannot load the registry")?;
 
         let limits = &settings.limits;
         let sharing = match &limits.redis_url {

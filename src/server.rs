@@ -105,7 +105,10 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnLimits, li
             // own, and hyper's header deadline starts only after it: a client that sends
             // nothing must not hold the connection.
             let mut first = [0u8; 1];
-            if !matches!(tokio::time::timeout(first_bytes, tcp.peek(&mut first)).await, Ok(Ok(1..))) {
+            if !matches!(
+                tokio::time::timeout(first_bytes, tcp.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
                 drop(permit);
                 return;
             }

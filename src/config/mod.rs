@@ -112,6 +112,11 @@ pub struct RoutingSettings {
     pub keepalive_interval: Duration,
     /// How often each replica checks the database for registry changes.
     pub registry_refresh: Duration,
+    /// What one upstream answer may hold in memory.
+    pub upstream: crate::providers::http::UpstreamLimits,
+    /// Chunks without output a stream may send before its first token (they are held until
+    /// the commit point).
+    pub max_precommit_chunks: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +286,17 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             r.registry_refresh_secs,
             1.0,
         )?,
+        upstream: {
+            let d = crate::providers::http::UpstreamLimits::default();
+            crate::providers::http::UpstreamLimits {
+                max_response_bytes: r
+                    .max_upstream_response_bytes
+                    .unwrap_or(d.max_response_bytes)
+                    .max(1024),
+                max_event_bytes: r.max_sse_event_bytes.unwrap_or(d.max_event_bytes).max(1024),
+            }
+        },
+        max_precommit_chunks: r.max_precommit_chunks.unwrap_or(1024).max(1),
     };
     if routing.keepalive_interval.is_zero() {
         return Err(err(

@@ -75,6 +75,9 @@ pub struct RawRouting {
     pub keepalive_after_secs: Option<f64>,
     pub keepalive_interval_secs: Option<f64>,
     pub registry_refresh_secs: Option<f64>,
+    pub max_upstream_response_bytes: Option<usize>,
+    pub max_sse_event_bytes: Option<usize>,
+    pub max_precommit_chunks: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

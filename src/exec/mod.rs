@@ -123,6 +123,14 @@ async fn open_until_commit(
             Some(Ok(chunk)) => {
                 let commit = chunk.has_output || chunk.finished;
                 let finished = chunk.finished;
+                if !commit && buffered.len() >= attempt.max_precommit_chunks {
+                    // Held until the commit point: an upstream that never commits must not
+                    // grow this without bound before its first-token deadline.
+                    return Err(ProviderError::Malformed(format!(
+                        "the upstream sent more than {} chunks without output before its first token",
+                        attempt.max_precommit_chunks
+                    )));
+                }
                 buffered.push(chunk);
                 if commit {
                     return Ok(Committed {

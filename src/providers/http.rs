@@ -217,32 +217,156 @@ pub fn declared_headers(
     Ok(())
 }
 
+/// What one upstream answer may hold in the gateway's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// A whole JSON (non-streamed) response.
+    pub max_response_bytes: usize,
+    /// One SSE event (the parser buffers an event until its end).
+    pub max_event_bytes: usize,
+}
+
+impl Default for UpstreamLimits {
+    fn default() -> Self {
+        UpstreamLimits {
+            max_response_bytes: 32 * 1024 * 1024,
+            max_event_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+fn too_large(what: &str, limit: usize) -> ProviderError {
+    ProviderError::Malformed(format!(
+        "the upstream sent {what} larger than the gateway's limit of {limit} bytes"
+    ))
+}
+
+/// Reads a whole response body, refusing one larger than `limit` (by its declared length
+/// before reading, else as soon as it grows past it).
+pub async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Bytes, ProviderError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large("a response", limit));
+    }
+    let mut out = bytes::BytesMut::new();
+    let mut body = resp.bytes_stream();
+    while let Some(part) = body.next().await {
+        let part = part.map_err(transport_error)?;
+        if out.len() + part.len() > limit {
+            return Err(too_large("a response", limit));
+        }
+        out.extend_from_slice(&part);
+    }
+    Ok(out.freeze())
+}
+
 /// One SSE event's data, or the end marker.
 pub enum SseData {
     Data(String),
     Done,
 }
 
+/// Why an SSE body stopped.
+#[derive(Debug, thiserror::Error)]
+enum SseBodyError {
+    #[error("{}", source_chain(.0))]
+    Transport(reqwest::Error),
+    #[error("an event larger than {0} bytes")]
+    EventTooLarge(usize),
+}
+
+/// Counts the bytes of the event being received (since the last blank line) and fails the
+/// body once one event passes `limit`: the parser would otherwise buffer it whole, however
+/// large, and rescan it as it grows.
+fn cap_events(
+    body: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+    limit: usize,
+) -> impl Stream<Item = Result<Bytes, SseBodyError>> + Send + 'static {
+    let mut in_event = 0usize;
+    let mut newline = false;
+    let mut failed = false;
+    body.map(move |part| {
+        let part = part.map_err(SseBodyError::Transport)?;
+        for &b in part.iter() {
+            match b {
+                b'\n' if newline => {
+                    in_event = 0;
+                    newline = false;
+                }
+                b'\n' => newline = true,
+                b'\r' => {}
+                _ => newline = false,
+            }
+            in_event += 1;
+        }
+        if in_event > limit || failed {
+            failed = true;
+            return Err(SseBodyError::EventTooLarge(limit));
+        }
+        Ok(part)
+    })
+}
+
 /// Decodes an SSE body into event data. Comments and keep-alives are dropped by the parser.
 pub fn sse_data(
     body: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+    max_event_bytes: usize,
 ) -> impl Stream<Item = Result<SseData, ProviderError>> + Send + 'static {
-    body.eventsource().filter_map(|ev| async move {
-        match ev {
-            Ok(ev) if ev.data == "[DONE]" => Some(Ok(SseData::Done)),
-            Ok(ev) if ev.data.is_empty() => None,
-            Ok(ev) => Some(Ok(SseData::Data(ev.data))),
-            Err(eventsource_stream::EventStreamError::Transport(e)) => {
-                Some(Err(ProviderError::Cut(source_chain(&e))))
+    cap_events(body, max_event_bytes)
+        .eventsource()
+        .filter_map(|ev| async move {
+            match ev {
+                Ok(ev) if ev.data == "[DONE]" => Some(Ok(SseData::Done)),
+                Ok(ev) if ev.data.is_empty() => None,
+                Ok(ev) => Some(Ok(SseData::Data(ev.data))),
+                Err(eventsource_stream::EventStreamError::Transport(SseBodyError::Transport(
+                    e,
+                ))) => Some(Err(ProviderError::Cut(source_chain(&e.without_url())))),
+                Err(eventsource_stream::EventStreamError::Transport(e)) => Some(Err(too_large(
+                    "an SSE event",
+                    match e {
+                        SseBodyError::EventTooLarge(n) => n,
+                        _ => 0,
+                    },
+                ))),
+                Err(e) => Some(Err(ProviderError::Malformed(e.to_string()))),
             }
-            Err(e) => Some(Err(ProviderError::Malformed(e.to_string()))),
-        }
-    })
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_event_cap_counts_one_event_at_a_time() {
+        let parts = |v: Vec<&'static str>| {
+            futures::stream::iter(
+                v.into_iter()
+                    .map(|s| Ok::<_, reqwest::Error>(Bytes::from(s))),
+            )
+        };
+        // Many small events, in pieces and with CRLF, far more than the cap in total.
+        let small: Vec<&'static str> =
+            std::iter::repeat_n("data: 0123456789\r\n\r\n", 100).collect();
+        let got: Vec<_> = sse_data(parts(small), 64).collect().await;
+        assert_eq!(got.len(), 100);
+        assert!(got.iter().all(|e| matches!(e, Ok(SseData::Data(_)))));
+        // One event past the cap, split across parts, fails.
+        let big = vec![
+            "data: ",
+            "0123456789012345678901234567890123456789",
+            "0123456789012345678901234567890123456789",
+            "\n\n",
+        ];
+        let got: Vec<_> = sse_data(parts(big), 64).collect().await;
+        assert!(
+            matches!(got.last(), Some(Err(ProviderError::Malformed(m))) if m.contains("limit of 64 bytes")),
+            "{:?}",
+            got.iter()
+                .map(|e| e.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+                .collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn a_request_that_cannot_be_built_is_a_config_error_naming_no_url() {

@@ -167,6 +167,7 @@ pub fn refuse_choices_and_logprobs(
 #[derive(Clone)]
 pub struct BuildContext {
     pub client: reqwest::Client,
+    pub limits: http::UpstreamLimits,
 }
 
 /// The one place that matches on provider kinds. `Err` explains why a provider is inactive
@@ -214,14 +215,14 @@ fn build_kind(
         ))),
         ProviderKind::Openai | ProviderKind::Azure => {
             openai_compat::OpenAiCompat::new(decl, api_key, ctx.client.clone())
-                .map(|p| Arc::new(p) as Arc<dyn Provider>)
+                .map(|p| Arc::new(p.with_limits(ctx.limits)) as Arc<dyn Provider>)
         }
         ProviderKind::Gemini => gemini::Gemini::new(decl, api_key, ctx.client.clone())
-            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            .map(|p| Arc::new(p.with_limits(ctx.limits)) as Arc<dyn Provider>),
         ProviderKind::Anthropic => anthropic::Anthropic::new(decl, api_key, ctx.client.clone())
-            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            .map(|p| Arc::new(p.with_limits(ctx.limits)) as Arc<dyn Provider>),
         ProviderKind::Bedrock => bedrock::Bedrock::new(decl, api_key, ctx.client.clone())
-            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            .map(|p| Arc::new(p.with_limits(ctx.limits)) as Arc<dyn Provider>),
     }
 }
 

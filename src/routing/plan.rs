@@ -29,6 +29,8 @@ pub struct Attempt {
     pub first_token_timeout: Duration,
     /// The longest a committed stream may go without a chunk.
     pub stream_idle_timeout: Duration,
+    /// Chunks without output held before the commit point, at most.
+    pub max_precommit_chunks: usize,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -216,6 +218,7 @@ pub fn plan(
                     .stream_idle_timeout_secs
                     .and_then(crate::types::bounded_secs)
                     .unwrap_or(routing.stream_idle_timeout),
+                max_precommit_chunks: routing.max_precommit_chunks,
             });
         }
 

@@ -1,6 +1,8 @@
 //! Hostile input and faults: nothing crashes, nothing hangs, nothing leaks. Each test names
 //! the defect it guards against.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use crate::fake::{Fake, Reply};
@@ -201,4 +203,87 @@ async fn a_start_that_replaces_admin_edits_says_so() {
     let log = second.log();
     assert!(log.contains("mock/m") && log.contains("admin"), "{log}");
     second.stop().await;
+}
+
+/// Upstream bodies, SSE events and the pre-commit buffer had no size cap: a 300 MB
+/// completion took the gateway to 914 MB, a 200 MB SSE line blocked a worker for a minute.
+/// Each is now refused as malformed past its limit, and the next endpoint serves.
+#[tokio::test]
+async fn oversized_upstream_answers_are_refused_and_fall_back() {
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let big_json = json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": huge}, "finish_reason": "stop"}]})
+    .to_string();
+    let big_event = vec![format!(
+        "data: {}",
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": huge}, "finish_reason": null}]})
+    )];
+    let role_only = format!(
+        "data: {}",
+        json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})
+    );
+    let chatty = Reply::Sse {
+        events: vec![role_only; 50],
+        first: Duration::ZERO,
+        between: Duration::ZERO,
+    };
+    let cases = [
+        (Reply::Json(big_json), false, "a response larger than"),
+        (
+            Reply::Sse {
+                events: big_event,
+                first: Duration::ZERO,
+                between: Duration::ZERO,
+            },
+            true,
+            "an SSE event larger than",
+        ),
+        (chatty, true, "chunks without output"),
+    ];
+    for (reply, stream, why) in cases {
+        let bad = Fake::start(vec![reply]).await;
+        let good = Fake::start(vec![if stream {
+            Reply::simple_stream()
+        } else {
+            Reply::simple()
+        }])
+        .await;
+        let reg = provider("bad", &bad.base_url())
+            + &provider("good", &good.base_url())
+            + &model("test/m", &[("bad", "up"), ("good", "up")], &[]);
+        let app = TestApp::spawn_with(
+            &reg,
+            Opts {
+                extra: "[routing]\nmax_upstream_response_bytes = 1048576\nmax_sse_event_bytes = 1048576\nmax_precommit_chunks = 20\n".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        let resp = app
+            .chat(json!({"model": "test/m", "stream": stream, "messages": user("x")}))
+            .await;
+        let id = request_id(&resp);
+        assert_eq!(resp.status(), 200, "{why}");
+        let text = resp.text().await.unwrap();
+        assert!(
+            text.contains("\"provider\":\"good\""),
+            "{why}: {}",
+            &text[..text.len().min(300)]
+        );
+        let rec = app.record(&id).await;
+        let first = &rec.attempts[0];
+        assert_eq!(
+            (first.provider.as_str(), first.outcome.as_str()),
+            ("bad", "malformed"),
+            "{why}"
+        );
+        assert!(
+            first.error.as_deref().unwrap_or_default().contains(why),
+            "{why}: {:?}",
+            first.error
+        );
+        app.stop().await;
+    }
 }

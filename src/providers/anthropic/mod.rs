@@ -32,12 +32,19 @@ const API_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
     client: reqwest::Client,
+    limits: http::UpstreamLimits,
     url: String,
     headers: HeaderMap,
     default_max_tokens: u64,
 }
 
 impl Anthropic {
+    /// Caps what one upstream answer may hold in memory.
+    pub fn with_limits(mut self, limits: http::UpstreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     pub fn new(
         decl: &ProviderDecl,
         api_key: Option<String>,
@@ -61,6 +68,7 @@ impl Anthropic {
         http::declared_headers(decl, &mut headers)?;
         Ok(Anthropic {
             client,
+            limits: http::UpstreamLimits::default(),
             url: format!("{base}/messages"),
             headers,
             default_max_tokens: decl
@@ -114,7 +122,7 @@ impl Provider for Anthropic {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let (body, mode) = self.body(&req, false)?;
         let resp = self.send(body).await?;
-        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let message: MessageResponse = serde_json::from_slice(&bytes).map_err(|e| {
             // A 200 can still carry an error document.
             if let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(&bytes) {
@@ -141,7 +149,10 @@ impl Provider for Anthropic {
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let (body, mode) = self.body(&req, true)?;
         let resp = self.send(body).await?;
-        let mut events = Box::pin(http::sse_data(resp.bytes_stream()));
+        let mut events = Box::pin(http::sse_data(
+            resp.bytes_stream(),
+            self.limits.max_event_bytes,
+        ));
         let mut translator = Translator::new(mode, now_ms() / 1000);
         let chunks = async_stream::stream! {
             loop {

@@ -61,6 +61,7 @@ enum Auth {
 
 pub struct Bedrock {
     client: reqwest::Client,
+    limits: http::UpstreamLimits,
     base: String,
     region: String,
     auth: Auth,
@@ -144,6 +145,12 @@ fn resolve_auth(
 }
 
 impl Bedrock {
+    /// Caps what one upstream answer may hold in memory.
+    pub fn with_limits(mut self, limits: http::UpstreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     pub fn new(
         decl: &ProviderDecl,
         api_key: Option<String>,
@@ -171,6 +178,7 @@ impl Bedrock {
         http::declared_headers(decl, &mut headers)?;
         Ok(Bedrock {
             client,
+            limits: http::UpstreamLimits::default(),
             base,
             region,
             auth,
@@ -350,7 +358,7 @@ impl Provider for Bedrock {
         let (body, mode) = self.body(&req).await?;
         let resp = self.send(req.upstream_model, false, body).await?;
         let upstream_id = request_id(&resp);
-        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let parsed: ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
                 "response is not a Converse response ({e}): {}",

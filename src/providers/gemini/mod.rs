@@ -31,12 +31,19 @@ pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1
 
 pub struct Gemini {
     client: reqwest::Client,
+    limits: http::UpstreamLimits,
     base: String,
     headers: HeaderMap,
     fetch_policy: fetch::FetchPolicy,
 }
 
 impl Gemini {
+    /// Caps what one upstream answer may hold in memory.
+    pub fn with_limits(mut self, limits: http::UpstreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     pub fn new(
         decl: &ProviderDecl,
         api_key: Option<String>,
@@ -59,6 +66,7 @@ impl Gemini {
         http::declared_headers(decl, &mut headers)?;
         Ok(Gemini {
             client,
+            limits: http::UpstreamLimits::default(),
             base,
             headers,
             fetch_policy: fetch::FetchPolicy {
@@ -125,7 +133,7 @@ impl Provider for Gemini {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let body = self.body(req.chat).await?;
         let resp = self.send(self.url(req.upstream_model, false), body).await?;
-        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let parsed: wire::Response = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
                 "response is not a GenerateContentResponse ({e}): {}",
@@ -149,7 +157,10 @@ impl Provider for Gemini {
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let body = self.body(req.chat).await?;
         let resp = self.send(self.url(req.upstream_model, true), body).await?;
-        let mut events = Box::pin(http::sse_data(resp.bytes_stream()));
+        let mut events = Box::pin(http::sse_data(
+            resp.bytes_stream(),
+            self.limits.max_event_bytes,
+        ));
         let mut translator = stream::Translator::new(req.upstream_model);
         let chunks = async_stream::stream! {
             while let Some(ev) = events.next().await {

@@ -17,6 +17,7 @@ use crate::types::{RawObject, Usage};
 
 pub struct OpenAiCompat {
     client: reqwest::Client,
+    limits: http::UpstreamLimits,
     target: Target,
     headers: HeaderMap,
     stream_usage: bool,
@@ -46,6 +47,12 @@ impl Target {
 }
 
 impl OpenAiCompat {
+    /// Caps what one upstream answer may hold in memory.
+    pub fn with_limits(mut self, limits: http::UpstreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     pub fn new(
         decl: &ProviderDecl,
         api_key: Option<String>,
@@ -90,6 +97,7 @@ impl OpenAiCompat {
         };
         Ok(OpenAiCompat {
             client,
+            limits: http::UpstreamLimits::default(),
             target,
             headers,
             stream_usage: decl.stream_usage,
@@ -161,7 +169,7 @@ impl Provider for OpenAiCompat {
         let resp = self
             .send(req.upstream_model, self.body(&req, false))
             .await?;
-        let bytes = resp.bytes().await.map_err(http::transport_error)?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let body = RawObject::parse(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
                 "response is not a JSON object ({e}): {}",
@@ -187,7 +195,7 @@ impl Provider for OpenAiCompat {
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let resp = self.send(req.upstream_model, self.body(&req, true)).await?;
-        let events = http::sse_data(resp.bytes_stream());
+        let events = http::sse_data(resp.bytes_stream(), self.limits.max_event_bytes);
         // `[DONE]` ends the stream; anything after it is ignored.
         let chunks = events
             .take_while(|ev| futures::future::ready(!matches!(ev, Ok(SseData::Done))))
