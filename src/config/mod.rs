@@ -294,6 +294,15 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
                     .unwrap_or(d.max_response_bytes)
                     .max(1024),
                 max_event_bytes: r.max_sse_event_bytes.unwrap_or(d.max_event_bytes).max(1024),
+                max_images: r.max_images_per_request.unwrap_or(d.max_images),
+                max_image_bytes: r
+                    .max_image_bytes_per_request
+                    .unwrap_or(d.max_image_bytes)
+                    .max(1024),
+                image_concurrency: r
+                    .image_fetch_concurrency
+                    .unwrap_or(d.image_concurrency)
+                    .max(1),
             }
         },
         max_precommit_chunks: r.max_precommit_chunks.unwrap_or(1024).max(1),

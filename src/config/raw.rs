@@ -78,6 +78,9 @@ pub struct RawRouting {
     pub max_upstream_response_bytes: Option<usize>,
     pub max_sse_event_bytes: Option<usize>,
     pub max_precommit_chunks: Option<usize>,
+    pub max_images_per_request: Option<usize>,
+    pub max_image_bytes_per_request: Option<usize>,
+    pub image_fetch_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -56,7 +56,7 @@ pub fn config_error(detail: String) -> ProviderError {
     ProviderError::Config(detail)
 }
 
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -217,13 +217,20 @@ pub fn declared_headers(
     Ok(())
 }
 
-/// What one upstream answer may hold in the gateway's memory.
+/// What one upstream answer may hold in the gateway's memory, and what fetching a request's
+/// images by URL may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamLimits {
     /// A whole JSON (non-streamed) response.
     pub max_response_bytes: usize,
     /// One SSE event (the parser buffers an event until its end).
     pub max_event_bytes: usize,
+    /// Images by URL in one request.
+    pub max_images: usize,
+    /// Their bytes together.
+    pub max_image_bytes: usize,
+    /// Downloads at once for one request.
+    pub image_concurrency: usize,
 }
 
 impl Default for UpstreamLimits {
@@ -231,6 +238,9 @@ impl Default for UpstreamLimits {
         UpstreamLimits {
             max_response_bytes: 32 * 1024 * 1024,
             max_event_bytes: 8 * 1024 * 1024,
+            max_images: 16,
+            max_image_bytes: 32 * 1024 * 1024,
+            image_concurrency: 4,
         }
     }
 }

@@ -190,6 +190,34 @@ pub struct ChatRequest {
     /// The output cap the client set (`max_completion_tokens`, else `max_tokens`), when it
     /// is a whole number: budgets and token limits reserve it at admission.
     pub max_output_tokens: Option<u64>,
+    /// Images fetched by URL for this request, shared by its attempts so a fallback does
+    /// not download them again.
+    pub images: ImageCache,
+}
+
+/// Images a request's attempts fetched, by URL: the media type and the raw bytes.
+#[derive(Clone, Default)]
+pub struct ImageCache(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, bytes::Bytes)>>>,
+);
+
+impl ImageCache {
+    pub fn get(&self, url: &str) -> Option<(String, bytes::Bytes)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(url).cloned()
+    }
+
+    pub fn put(&self, url: &str, mime_type: String, data: bytes::Bytes) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(url.to_owned(), (mime_type, data));
+    }
+}
+
+impl std::fmt::Debug for ImageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "ImageCache({n} images)")
+    }
 }
 
 #[derive(Deserialize)]
@@ -376,6 +404,7 @@ impl ChatRequest {
             include_usage,
             provider,
             messages_len,
+            images: ImageCache::default(),
         })
     }
 

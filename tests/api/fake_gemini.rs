@@ -92,6 +92,7 @@ struct Inner {
     key: Option<String>,
     replies: VecDeque<Reply>,
     received: Vec<Received>,
+    image_fetches: usize,
 }
 
 #[derive(Clone)]
@@ -111,6 +112,7 @@ impl FakeGemini {
             key: key.map(str::to_owned),
             replies: replies.into(),
             received: Vec::new(),
+            image_fetches: 0,
         }));
         let app = Router::new()
             .route("/v1beta/models/{*rest}", post(generate))
@@ -139,6 +141,11 @@ impl FakeGemini {
     pub fn calls(&self) -> usize {
         self.inner.lock().unwrap().received.len()
     }
+
+    /// Images served so far.
+    pub fn image_fetches(&self) -> usize {
+        self.inner.lock().unwrap().image_fetches
+    }
 }
 
 fn google_error(code: u16, status: &str, message: &str, reason: Option<&str>) -> Response {
@@ -158,7 +165,8 @@ fn invalid(message: &str) -> Response {
     google_error(400, "INVALID_ARGUMENT", message, None)
 }
 
-async fn image(Path(name): Path<String>) -> Response {
+async fn image(State(inner): State<Arc<Mutex<Inner>>>, Path(name): Path<String>) -> Response {
+    inner.lock().unwrap().image_fetches += 1;
     match name.as_str() {
         "cat.png" => ([("content-type", "image/png")], PNG).into_response(),
         // Served generically: the extension has to say what it is.

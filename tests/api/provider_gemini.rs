@@ -723,3 +723,53 @@ async fn a_blocked_prompt_finishes_with_content_filter() {
     assert_eq!(events.last(), Some(&Event::Data("[DONE]".into())));
     app.stop().await;
 }
+
+/// Image URLs were fetched all at once with no cap on count, total bytes or concurrency, and
+/// again for every fallback attempt.
+#[tokio::test]
+async fn images_are_capped_and_fetched_once_per_request() {
+    let a = FakeGemini::start(vec![Reply::error(503, "UNAVAILABLE", "overloaded")]).await;
+    let b = FakeGemini::start(vec![Reply::json_fixture("simple.json")]).await;
+    let app = TestApp::spawn_with(
+        &two(&a, &b),
+        Opts {
+            extra: "[routing]\nmax_images_per_request = 3\nmax_image_bytes_per_request = 4096\n"
+                .into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let image = |name: &str| json!({"type": "image_url", "image_url": {"url": a.image_url(name)}});
+    // Three images: the first endpoint fails, the second serves, and each image was
+    // downloaded once for both.
+    let three: Vec<Value> = ["cat.png", "dog.webp", "cat.png?x=1"]
+        .iter()
+        .map(|n| image(n))
+        .collect();
+    let (status, out) = json_of(
+        app.chat(req(json!([{"role": "user", "content": three}])))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!((a.calls(), b.calls()), (1, 1));
+    assert_eq!(a.image_fetches(), 3);
+
+    // Four are refused before anything is fetched or sent.
+    let four: Vec<Value> = (0..4).map(|i| image(&format!("cat.png?n={i}"))).collect();
+    let (status, out) = json_of(
+        app.chat(req(json!([{"role": "user", "content": four}])))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"),
+        "{out}"
+    );
+    assert_eq!(a.image_fetches(), 3);
+    app.stop().await;
+}

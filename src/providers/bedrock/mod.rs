@@ -213,9 +213,15 @@ impl Bedrock {
         let fetched = if urls.is_empty() {
             Fetched::new()
         } else {
-            fetch::fetch_all_with(urls, self.fetch_policy, IMAGE_LIMITS)
-                .await
-                .map_err(ProviderError::Unsupported)?
+            fetch::fetch_all_with(
+                urls,
+                self.fetch_policy,
+                IMAGE_LIMITS,
+                &req.chat.images,
+                self.limits,
+            )
+            .await
+            .map_err(ProviderError::Unsupported)?
         };
         let t = convert::request(
             &params,

@@ -9,12 +9,17 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use base64::Engine;
 use futures::StreamExt;
 
 pub(crate) use super::convert::{Fetched, Inline};
+use crate::providers::http::UpstreamLimits;
+use crate::types::chat::ImageCache;
 use crate::types::openai::{ChatParams, Content, ImageSource, Message, Part};
 use crate::types::InvalidRequest;
 
@@ -76,10 +81,38 @@ pub fn image_urls(p: &ChatParams) -> Result<Vec<&str>, InvalidRequest> {
     Ok(out)
 }
 
-/// Downloads every image, concurrently. Any failure refuses the request: the model must not
-/// answer about an image it never saw.
-pub async fn fetch_all(urls: Vec<&str>, policy: FetchPolicy) -> Result<Fetched, InvalidRequest> {
-    fetch_all_with(urls, policy, GEMINI).await
+/// Downloads every image (a few at a time, within the request's count and byte caps) or
+/// takes it from the request's cache when an earlier attempt fetched it. Any failure refuses
+/// the request: the model must not answer about an image it never saw.
+pub async fn fetch_all(
+    urls: Vec<&str>,
+    policy: FetchPolicy,
+    cache: &ImageCache,
+    caps: UpstreamLimits,
+) -> Result<Fetched, InvalidRequest> {
+    fetch_all_with(urls, policy, GEMINI, cache, caps).await
+}
+
+/// An image's URL and its media type and bytes, or why it could not be had.
+type Downloaded = (String, Result<(String, Bytes), String>);
+
+/// One image: from the request's cache, else downloaded.
+async fn download(
+    url: String,
+    cache: ImageCache,
+    policy: FetchPolicy,
+    max_bytes: usize,
+) -> Downloaded {
+    let got = match cache.get(&url) {
+        Some((mime, data)) if data.len() <= max_bytes => Ok((mime, data)),
+        Some(_) => Err(too_large(max_bytes)),
+        None => fetch_one(&url, policy, max_bytes).await,
+    };
+    (url, got)
+}
+
+fn refuse(message: String) -> InvalidRequest {
+    InvalidRequest::new(message, Some("messages"), "invalid_image_url")
 }
 
 /// `fetch_all` for another provider's limits.
@@ -87,38 +120,103 @@ pub(crate) async fn fetch_all_with(
     urls: Vec<&str>,
     policy: FetchPolicy,
     limits: Limits,
+    cache: &ImageCache,
+    caps: UpstreamLimits,
 ) -> Result<Fetched, InvalidRequest> {
-    let results = futures::future::join_all(
-        urls.iter()
-            .map(|url| fetch_one(url, policy, limits.max_bytes)),
-    )
-    .await;
+    if urls.len() > caps.max_images {
+        return Err(refuse(format!(
+            "The request has {} images by URL; the gateway fetches at most {} per request",
+            urls.len(),
+            caps.max_images
+        )));
+    }
+    let per_image = limits.max_bytes.min(caps.max_image_bytes);
+    // Owned futures: borrowing closures here trip the compiler's Send inference inside the
+    // providers' boxed futures.
+    let mut downloads = Vec::with_capacity(urls.len());
+    for url in urls {
+        downloads.push(download(url.to_owned(), cache.clone(), policy, per_image));
+    }
+    let results: Vec<Downloaded> = futures::stream::iter(downloads)
+        .buffer_unordered(caps.image_concurrency.max(1))
+        .collect()
+        .await;
     let mut out = Fetched::new();
-    for (url, result) in urls.into_iter().zip(results) {
+    let mut total = 0usize;
+    for (url, result) in results {
         match result {
-            Ok(inline) => {
-                out.insert(url.to_owned(), inline);
+            Ok((mime_type, data)) => {
+                total += data.len();
+                if total > caps.max_image_bytes {
+                    return Err(refuse(format!(
+                        "The request's images together are {}; the gateway fetches at most that per request",
+                        too_large(caps.max_image_bytes)
+                    )));
+                }
+                cache.put(&url, mime_type.clone(), data.clone());
+                out.insert(
+                    url.clone(),
+                    Inline {
+                        mime_type,
+                        data: base64::engine::general_purpose::STANDARD.encode(&data),
+                    },
+                );
             }
             Err(why) => {
-                return Err(InvalidRequest::new(
-                    format!(
-                        "The image at {} could not be fetched to inline it for {}: {why}",
-                        truncate(url),
-                        limits.provider
-                    ),
-                    Some("messages"),
-                    "invalid_image_url",
-                ))
+                return Err(refuse(format!(
+                    "The image at {} could not be fetched to inline it for {}: {why}",
+                    truncate(&url),
+                    limits.provider
+                )))
             }
         }
     }
     Ok(out)
 }
 
-/// Resolves the URL's host and checks every address against the policy.
-async fn checked_addrs(url: &reqwest::Url, policy: FetchPolicy) -> Result<Vec<SocketAddr>, String> {
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let port = url.port_or_known_default().ok_or("the URL has no port")?;
+/// The shared clients for image downloads: one per policy, each resolving names only to
+/// addresses the policy allows (checked when a connection is made, so a later DNS answer
+/// cannot lead anywhere unchecked), following no redirect by itself.
+fn client(policy: FetchPolicy) -> Result<&'static reqwest::Client, String> {
+    static PUBLIC: OnceLock<reqwest::Client> = OnceLock::new();
+    static ANY: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if policy.allow_private { &ANY } else { &PUBLIC };
+    if let Some(c) = cell.get() {
+        return Ok(c);
+    }
+    let built = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(CheckedResolver { policy }))
+        .timeout(FETCH_TIMEOUT)
+        .pool_max_idle_per_host(4)
+        .build()
+        .map_err(fetch_error)?;
+    Ok(cell.get_or_init(|| built))
+}
+
+struct CheckedResolver {
+    policy: FetchPolicy,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs = checked_host(&host, 0, policy)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Resolves `host` and checks every address against the policy.
+async fn checked_host(
+    host: &str,
+    port: u16,
+    policy: FetchPolicy,
+) -> Result<Vec<SocketAddr>, String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
@@ -136,6 +234,24 @@ async fn checked_addrs(url: &reqwest::Url, policy: FetchPolicy) -> Result<Vec<So
         }
     }
     Ok(addrs)
+}
+
+/// An address written in the URL itself is never looked up, so it is checked here.
+fn check_literal(url: &reqwest::Url, policy: FetchPolicy) -> Result<(), String> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    else {
+        return Ok(());
+    };
+    if !policy.allow_private && !is_public(ip) {
+        return Err(format!(
+            "{ip} is a non-public address; the provider does not allow fetching from private networks"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an address is on the public internet (not private, loopback, link-local, CGNAT,
@@ -172,24 +288,22 @@ fn fetch_error(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
     } else {
-        e.to_string()
+        // The chain says why (the resolver's refusal of a private address, say).
+        crate::providers::http::source_chain(&e)
     }
 }
 
-async fn fetch_one(url: &str, policy: FetchPolicy, max_bytes: usize) -> Result<Inline, String> {
+async fn fetch_one(
+    url: &str,
+    policy: FetchPolicy,
+    max_bytes: usize,
+) -> Result<(String, Bytes), String> {
     let mut current = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
     let mut hops = 0;
+    let client = client(policy)?;
     let resp = loop {
-        let addrs = checked_addrs(&current, policy).await?;
-        let host = current.host_str().unwrap_or_default().to_owned();
-        // A client per fetch, pinned to the checked addresses and following no redirect by
-        // itself: a later DNS answer or a redirect cannot lead somewhere unchecked.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve_to_addrs(&host, &addrs)
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(fetch_error)?;
+        // Every hop: its literal address here, its name by the client's resolver.
+        check_literal(&current, policy)?;
         let resp = client
             .get(current.clone())
             .send()
@@ -247,10 +361,7 @@ async fn fetch_one(url: &str, policy: FetchPolicy, max_bytes: usize) -> Result<I
         }
         body.extend_from_slice(&part);
     }
-    Ok(Inline {
-        mime_type,
-        data: base64::engine::general_purpose::STANDARD.encode(&body),
-    })
+    Ok((mime_type, Bytes::from(body)))
 }
 
 fn too_large(max_bytes: usize) -> String {
@@ -314,19 +425,27 @@ mod tests {
 
     #[tokio::test]
     async fn private_hosts_are_refused_unless_allowed() {
-        let url = reqwest::Url::parse("http://127.0.0.1:9/cat.png").unwrap();
-        let err = checked_addrs(&url, FetchPolicy::default())
+        let allow = FetchPolicy {
+            allow_private: true,
+        };
+        // A name, checked by the clients' resolver.
+        let err = checked_host("localhost", 9, FetchPolicy::default())
             .await
             .unwrap_err();
         assert!(err.contains("non-public"), "{err}");
-        assert!(checked_addrs(
-            &url,
-            FetchPolicy {
-                allow_private: true
-            }
-        )
-        .await
-        .is_ok());
+        assert!(checked_host("localhost", 9, allow).await.is_ok());
+        // A literal address, checked before the request.
+        for literal in ["http://127.0.0.1:9/cat.png", "http://[::1]:9/cat.png"] {
+            let url = reqwest::Url::parse(literal).unwrap();
+            let err = check_literal(&url, FetchPolicy::default()).unwrap_err();
+            assert!(err.contains("non-public address"), "{err}");
+            assert!(check_literal(&url, allow).is_ok());
+        }
+        // And a download from a private name fails through the shared client.
+        let err = fetch_one("http://localhost:9/cat.png", FetchPolicy::default(), 1024)
+            .await
+            .unwrap_err();
+        assert!(err.contains("non-public"), "{err}");
     }
 
     #[test]

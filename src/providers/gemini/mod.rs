@@ -94,7 +94,7 @@ impl Gemini {
         let fetched = if urls.is_empty() {
             convert::Fetched::new()
         } else {
-            fetch::fetch_all(urls, self.fetch_policy)
+            fetch::fetch_all(urls, self.fetch_policy, &chat.images, self.limits)
                 .await
                 .map_err(ProviderError::Unsupported)?
         };
