@@ -113,6 +113,13 @@ pub struct ProviderDecl {
     /// instead of `AWS_SESSION_TOKEN`. Optional even when named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_token_env: Option<String>,
+    /// Bedrock: an AWS shared credentials file, read again whenever it changes (for
+    /// temporary credentials something else refreshes). Config file only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+    /// The profile in `credentials_file` (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_profile: Option<String>,
 }
 
 fn yes() -> bool {
@@ -267,6 +274,8 @@ impl ProviderDecl {
             access_key_env: None,
             secret_key_env: None,
             session_token_env: None,
+            credentials_file: None,
+            credentials_profile: None,
         }
     }
 
@@ -356,6 +365,8 @@ impl ProviderDecl {
             ("access_key_env", &self.access_key_env),
             ("secret_key_env", &self.secret_key_env),
             ("session_token_env", &self.session_token_env),
+            ("credentials_file", &self.credentials_file),
+            ("credentials_profile", &self.credentials_profile),
         ];
         for (name, value) in fields {
             match value {

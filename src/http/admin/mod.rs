@@ -131,6 +131,12 @@ fn check_provider_env(s: &AppState, decl: &ProviderDecl) -> Result<(), ApiError>
             ));
         }
     }
+    if decl.credentials_file.is_some() {
+        return Err(invalid(
+            "`credentials_file` can be set only in the config file",
+            Some("credentials_file"),
+        ));
+    }
     // Without named variables Bedrock falls back to the standard AWS ones, whose session
     // and bearer tokens travel in clear to `base_url`.
     if decl.kind == crate::types::registry::ProviderKind::Bedrock

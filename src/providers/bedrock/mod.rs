@@ -11,6 +11,7 @@
 
 mod capabilities;
 mod convert;
+mod credentials;
 mod errors;
 pub mod eventstream;
 pub mod sign;
@@ -54,7 +55,7 @@ pub fn default_base_url(region: &str) -> String {
 /// How requests prove who the gateway is.
 #[derive(Clone)]
 enum Auth {
-    SigV4(sign::Credentials),
+    SigV4(std::sync::Arc<credentials::Source>),
     /// `Authorization: Bearer <Bedrock API key>`, marked sensitive.
     Bearer(HeaderValue),
 }
@@ -118,26 +119,39 @@ fn resolve_auth(
     if let Some(key) = api_key {
         return bearer(&key);
     }
+    if let Some(path) = &decl.credentials_file {
+        let profile = decl.credentials_profile.as_deref().unwrap_or("default");
+        return credentials::CredentialsFile::open(path, profile)
+            .map(|f| Auth::SigV4(std::sync::Arc::new(credentials::Source::File(f))));
+    }
     if let (Some(a), Some(s)) = (&decl.access_key_env, &decl.secret_key_env) {
         let token_var = decl
             .session_token_env
             .as_deref()
             .unwrap_or("AWS_SESSION_TOKEN");
-        return Ok(Auth::SigV4(sign::Credentials {
-            access_key_id: required(a)?,
-            secret_access_key: required(s)?,
-            session_token: env(token_var),
-        }));
+        return Ok(Auth::SigV4(std::sync::Arc::new(
+            credentials::Source::Fixed(sign::Credentials {
+                access_key_id: required(a)?,
+                secret_access_key: required(s)?,
+                session_token: env(token_var),
+            }),
+        )));
     }
     if let Some(key) = env(BEARER_TOKEN_ENV) {
         return bearer(&key);
     }
     match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(access_key_id), Some(secret_access_key)) => Ok(Auth::SigV4(sign::Credentials {
-            access_key_id,
-            secret_access_key,
-            session_token: env(decl.session_token_env.as_deref().unwrap_or("AWS_SESSION_TOKEN")),
-        })),
+        (Some(access_key_id), Some(secret_access_key)) => {
+            Ok(Auth::SigV4(std::sync::Arc::new(credentials::Source::Fixed(sign::Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token: env(
+                    decl.session_token_env
+                        .as_deref()
+                        .unwrap_or("AWS_SESSION_TOKEN"),
+                ),
+            }))))
+        }
         _ => Err(format!(
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or name others with access_key_env/secret_key_env), or a Bedrock API key in {BEARER_TOKEN_ENV} (or api_key_env)"
         )),
@@ -260,7 +274,8 @@ impl Bedrock {
             Auth::Bearer(v) => {
                 headers.insert(AUTHORIZATION, v.clone());
             }
-            Auth::SigV4(creds) => {
+            Auth::SigV4(source) => {
+                let creds = &source.current()?;
                 let host = match (url.host_str(), url.port()) {
                     (Some(h), Some(p)) => format!("{h}:{p}"),
                     (Some(h), None) => h.to_owned(),
