@@ -20,6 +20,8 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ledger;
 pub mod providers;

@@ -1,5 +1,8 @@
 //! The `switchyard` binary: parse the command line, load settings, run the command.
 
+// A command-line tool answers on standard output (keys, JSON); the library never prints.
+#![allow(clippy::print_stdout)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1,5 +1,8 @@
 //! The integration suite: one binary, the real server against fake upstreams.
 
+// Helpers outside #[test] functions unwrap too: a panic is the test's failure message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod fake;
 mod fake_anthropic;
 mod fake_bedrock;

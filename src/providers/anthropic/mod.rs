@@ -201,6 +201,27 @@ fn to_chunk(c: &ChunkOut) -> Result<Chunk, ProviderError> {
     Chunk::inspect(body)
 }
 
+/// Fuzzing entry point: an SSE body's data lines through the stream translator, which must
+/// never panic (see `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_stream(text: &str, json_tool: bool) {
+    let mode = convert::ResponseMode {
+        json_tool,
+        exclude_reasoning: !json_tool,
+    };
+    let mut t = stream::Translator::new(mode, 0);
+    for line in text.lines() {
+        let data = line
+            .strip_prefix("data:")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        if t.step_data(data).is_err() {
+            return;
+        }
+    }
+    let _ = t.end();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

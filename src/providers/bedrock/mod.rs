@@ -459,5 +459,31 @@ fn to_chunk(c: &ChunkOut) -> Result<Chunk, ProviderError> {
     Chunk::inspect(body)
 }
 
+/// Fuzzing entry point: a binary event-stream body, fed in `split`-byte pieces, through the
+/// frame decoder and the stream translator, which must never panic (see `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_stream(bytes: &[u8], split: usize) {
+    let mut decoder = Decoder::new();
+    let mut t = Translator::new("fuzz".into(), "m", convert::ResponseMode::default(), 0);
+    for piece in bytes.chunks(split.max(1)) {
+        decoder.push(piece);
+        loop {
+            match decoder.next_message() {
+                Ok(Some(m)) => {
+                    let Ok(event) = StreamEvent::from_message(&m) else {
+                        return;
+                    };
+                    if t.step(event).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+    let _ = t.end();
+}
+
 #[cfg(test)]
 mod tests;

@@ -199,6 +199,23 @@ impl Provider for Gemini {
     }
 }
 
+/// Fuzzing entry point: an SSE body's data lines through the stream translator, which must
+/// never panic (see `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_stream(text: &str) {
+    let mut t = stream::Translator::new("gemini-fuzz");
+    for line in text.lines() {
+        let data = line
+            .strip_prefix("data:")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        if t.step(data).is_err() {
+            return;
+        }
+    }
+    let _ = t.finish();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

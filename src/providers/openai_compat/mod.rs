@@ -227,6 +227,19 @@ fn parse_chunk(data: &str) -> Result<Option<Chunk>, ProviderError> {
     Ok((!empty).then_some(chunk))
 }
 
+/// Fuzzing entry point: an SSE body's data lines read as OpenAI chunks, which must never
+/// panic (see `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_stream(text: &str) {
+    for line in text.lines() {
+        let data = line
+            .strip_prefix("data:")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        let _ = parse_chunk(data);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
