@@ -44,6 +44,35 @@ async fn chat(app: &TestApp, key: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// `n` requests at once with `key`, alternating between the two replicas; their statuses.
+async fn at_once(a: &TestApp, b: &TestApp, key: &str, n: usize) -> Vec<u16> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let app = if i % 2 == 0 { a } else { b };
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/v1/chat/completions"),
+            key.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"model": "test/m", "messages": user("x"), "max_tokens": 10}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 fn shared_servers() -> Option<String> {
     let pg = std::env::var("SWITCHYARD_TEST_POSTGRES_URL").ok()?;
     let redis = std::env::var("SWITCHYARD_TEST_REDIS_URL").ok()?;
@@ -99,32 +128,10 @@ async fn two_replicas_share_keys_one_rate_limit_and_one_budget() {
         created["id"].as_str().unwrap().to_owned(),
         created["key"].as_str().unwrap().to_owned(),
     );
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let (client, url, key) = (
-            a.client.clone(),
-            if i % 2 == 0 {
-                a.url("/v1/chat/completions")
-            } else {
-                b.url("/v1/chat/completions")
-            },
-            key.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"model": "test/m", "messages": user("x"), "max_tokens": 10}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
+    let statuses = at_once(&a, &b, &key, 40).await;
     let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
+    for status in statuses {
+        match status {
             200 => ok += 1,
             402 => {}
             s => panic!("unexpected status {s}"),
@@ -268,33 +275,7 @@ async fn without_redis_replicas_share_limits_through_postgres() {
 
     // One concurrency limit: eight requests at once over both replicas, two at a time.
     let key = make(json!({"name": "conc", "max_concurrency": 2})).await;
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let (client, url, key) = (
-            a.client.clone(),
-            if i % 2 == 0 {
-                a.url("/v1/chat/completions")
-            } else {
-                b.url("/v1/chat/completions")
-            },
-            key.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"model": "test/m", "messages": user("x"), "max_tokens": 10}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut got = Vec::new();
-    for t in tasks {
-        got.push(t.await.unwrap());
-    }
+    let got = at_once(&a, &b, &key, 8).await;
     let ok = got.iter().filter(|&&s| s == 200).count();
     assert!((1..=2).contains(&ok), "{got:?}");
     assert!(got.iter().all(|&s| s == 200 || s == 429), "{got:?}");
