@@ -287,3 +287,45 @@ async fn oversized_upstream_answers_are_refused_and_fall_back() {
         app.stop().await;
     }
 }
+
+/// A provider's `request_timeout_secs`/`first_token_timeout_secs` bounded its first token,
+/// but a stream that stalled after it was bounded only by the global idle timeout (300 s).
+#[tokio::test]
+async fn a_providers_own_stream_idle_timeout_ends_a_stalled_stream() {
+    let mut events = crate::fake::text_stream(&["partial ", "never"]);
+    // A role chunk and one content chunk, then a minute of silence.
+    events.insert(2, "#sleep:60000".into());
+    let fake = Fake::start(vec![Reply::Sse {
+        events,
+        first: Duration::ZERO,
+        between: Duration::ZERO,
+    }])
+    .await;
+    let reg = provider("fake", &fake.base_url())
+        .replace("\n\n", "\nstream_idle_timeout_secs = 0.5\n\n")
+        + &model("test/m", &[("fake", "up")], &[]);
+    // The global deadline is far away: only the provider's can end this stream in time.
+    let app = TestApp::spawn_with(
+        &reg,
+        Opts {
+            extra: "[routing]\nstream_idle_timeout_secs = 300\n".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let resp = app
+        .chat(json!({"model": "test/m", "stream": true, "messages": user("x")}))
+        .await;
+    let id = request_id(&resp);
+    let events = sse_of(resp).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(content(&events).starts_with("partial"), "{events:?}");
+    assert!(error_chunk(&events).is_some(), "{events:?}");
+    assert_eq!(app.record(&id).await.outcome, "timeout");
+    app.stop().await;
+}
