@@ -2,7 +2,7 @@
 # the fake upstream, oha as the load generator), and the fake upstream's nginx pieces and
 # fixed bodies. Sourced, not run.
 
-log() { printf '[${LOG_TAG:-bench} %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ------------------------------------------------------------------ tools

@@ -164,9 +164,11 @@ RSS_AFTER_LOAD=$(rss)
 log "$STREAMS slow streams, then SIGTERM"
 SBODY='{"model":"soak/slow","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 mkdir -p "$WORK/streams"
+CURLS=()
 for i in $(seq 1 "$STREAMS"); do
     curl -sN -X POST "http://127.0.0.1:$GW_PORT/v1/chat/completions" -H "authorization: Bearer $KEY" \
         -H 'content-type: application/json' -d "$SBODY" >"$WORK/streams/$i.sse" 2>/dev/null &
+    CURLS+=($!)
 done
 sleep 2
 T0=$(date +%s.%N)
@@ -174,7 +176,7 @@ kill -TERM $GW
 wait $GW || true
 T1=$(date +%s.%N)
 kill $SAMPLER 2>/dev/null || true
-wait 2>/dev/null || true
+for pid in "${CURLS[@]}"; do wait "$pid" 2>/dev/null || true; done
 ENDED_CHUNK=$(grep -l 'shutting down' "$WORK"/streams/*.sse | wc -l)
 ENDED_DONE=$(grep -l '\[DONE\]' "$WORK"/streams/*.sse | wc -l)
 STREAM_RECORDS=$(psql "$PG_DIRECT" -Atc "SELECT count(*) FROM requests WHERE requested_model = 'soak/slow'")

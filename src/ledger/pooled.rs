@@ -154,6 +154,26 @@ fn in_ns(mut d: Decision) -> Decision {
     d
 }
 
+/// One cell's part of a refill: `need` units leased from it (the grant, the cell's new state
+/// and what the client is told), or its state as it is when nothing is needed; `Err` when
+/// the cell cannot give `need`.
+fn lease_cell(
+    limit: u64,
+    tat: i64,
+    now_us: i64,
+    need: u64,
+) -> Result<(u64, Option<i64>, Decision), Decision> {
+    let r = rate(limit);
+    if need == 0 {
+        return Ok((0, None, in_ns(r.peek(tat, now_us))));
+    }
+    let mut tat = tat;
+    match r.lease(&mut tat, now_us, need) {
+        Ok((g, d)) => Ok((g, Some(tat), in_ns(d))),
+        Err(d) => Err(in_ns(d)),
+    }
+}
+
 /// What the database decided for one refill.
 enum Refill {
     Granted {
@@ -274,50 +294,37 @@ impl PooledLimits {
                         key_name: name.clone(),
                         unit,
                         limit,
-                        retry_after: Duration::from_nanos(in_ns(d).retry_after_ns.max(0) as u64),
+                        retry_after: Duration::from_nanos(d.retry_after_ns.max(0) as u64),
                         headers: Box::new(headers),
                     };
                     (LimitWrite::default(), Refill::Refused(r))
                 };
                 let mut write = LimitWrite::default();
-                let mut seen = RateHeaders::default();
-                let (mut requests, mut tokens) = (0, 0);
-                if let Some(limit) = p.rpm {
-                    let mut tat = c.rpm_tat;
-                    if needs.requests > 0 {
-                        match rate(limit).lease(&mut tat, c.now_us, needs.requests) {
-                            Ok((g, d)) => {
-                                requests = g;
-                                write.rpm_tat = Some(tat);
-                                seen.requests = Some(in_ns(d));
-                            }
-                            Err(d) => {
-                                seen.requests = Some(in_ns(d));
-                                return refused("requests", limit, d, seen);
-                            }
+                let cells = [
+                    (p.rpm, c.rpm_tat, needs.requests),
+                    (p.tpm, c.tpm_tat, needs.tokens),
+                ];
+                let mut got: [Option<(u64, Option<i64>, Decision)>; 2] = [None, None];
+                for (i, (limit, tat, need)) in cells.into_iter().enumerate() {
+                    let Some(limit) = limit else { continue };
+                    match lease_cell(limit, tat, c.now_us, need) {
+                        Ok(r) => got[i] = Some(r),
+                        Err(d) => {
+                            let headers = RateHeaders {
+                                requests: if i == 0 { Some(d) } else { got[0].map(|r| r.2) },
+                                tokens: (i == 1).then_some(d),
+                            };
+                            return refused(["requests", "tokens"][i], limit, d, headers);
                         }
-                    } else {
-                        seen.requests = Some(in_ns(rate(limit).peek(tat, c.now_us)));
                     }
                 }
-                if let Some(limit) = p.tpm {
-                    let mut tat = c.tpm_tat;
-                    if needs.tokens > 0 {
-                        match rate(limit).lease(&mut tat, c.now_us, needs.tokens) {
-                            Ok((g, d)) => {
-                                tokens = g;
-                                write.tpm_tat = Some(tat);
-                                seen.tokens = Some(in_ns(d));
-                            }
-                            Err(d) => {
-                                seen.tokens = Some(in_ns(d));
-                                return refused("tokens", limit, d, seen);
-                            }
-                        }
-                    } else {
-                        seen.tokens = Some(in_ns(rate(limit).peek(tat, c.now_us)));
-                    }
-                }
+                let seen = RateHeaders {
+                    requests: got[0].map(|r| r.2),
+                    tokens: got[1].map(|r| r.2),
+                };
+                write.rpm_tat = got[0].and_then(|r| r.1);
+                write.tpm_tat = got[1].and_then(|r| r.1);
+                let (requests, tokens) = (got[0].map_or(0, |r| r.0), got[1].map_or(0, |r| r.0));
                 let mut slots_mine = c.slots_mine.max(0) as u64;
                 if let Some(max) = p.max_concurrency {
                     if needs.slots > 0 {
