@@ -12,14 +12,16 @@ use crate::fake::{Fake, Reply};
 use crate::helpers::*;
 use switchyard::store::Store;
 
-async fn replicas(fake: &Fake, redis: &str) -> (TestApp, TestApp) {
+/// Two apps on one database; with `redis`, sharing it too.
+async fn replicas(fake: &Fake, redis: Option<&str>) -> (TestApp, TestApp) {
     let reg = provider("fake", &fake.base_url()) + &model("test/m", &[("fake", "up")], &[]);
+    let limits = redis.map_or(String::new(), |r| {
+        format!("[limits]\nredis_url = \"{r}\"\n")
+    });
     let opts = Opts {
         require_keys: true,
         // A long refresh: what crosses replicas here does so by look-up, leases and Redis.
-        extra: format!(
-            "[limits]\nredis_url = \"{redis}\"\n[routing]\nregistry_refresh_secs = 600\n"
-        ),
+        extra: format!("{limits}[routing]\nregistry_refresh_secs = 600\n"),
         ..Default::default()
     };
     let a = TestApp::spawn_with(&reg, opts.clone()).await;
@@ -90,7 +92,7 @@ async fn two_replicas_share_keys_one_rate_limit_and_one_budget() {
         Box::new(Reply::simple()),
     )])
     .await;
-    let (a, b) = replicas(&fake, &redis).await;
+    let (a, b) = replicas(&fake, Some(&redis)).await;
 
     // A key created on a works on b on the very next request.
     let created: Value = a
@@ -216,21 +218,7 @@ async fn without_redis_replicas_share_limits_through_postgres() {
         Box::new(Reply::simple()),
     )])
     .await;
-    let reg = provider("fake", &fake.base_url()) + &model("test/m", &[("fake", "up")], &[]);
-    let opts = Opts {
-        require_keys: true,
-        extra: "[routing]\nregistry_refresh_secs = 600\n".into(),
-        ..Default::default()
-    };
-    let a = TestApp::spawn_with(&reg, opts.clone()).await;
-    let b = TestApp::spawn_with(
-        &reg,
-        Opts {
-            database_url: Some(a.database_url.clone()),
-            ..opts
-        },
-    )
-    .await;
+    let (a, b) = replicas(&fake, None).await;
     let make = |body: Value| {
         let a = &a;
         async move {
