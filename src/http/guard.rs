@@ -43,6 +43,9 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         return ApiError::Overloaded(g.max).into_response();
     };
     match tokio::time::timeout(g.timeout, next.run(req)).await {
+        // A body already in memory (JSON, errors) is done with its slot; only a stream,
+        // whose length is unknown, keeps it until it ends (and pays for the wrapper).
+        Ok(resp) if http_body::Body::size_hint(resp.body()).exact().is_some() => resp,
         Ok(resp) => resp.map(|body| {
             Body::new(Held {
                 body,
