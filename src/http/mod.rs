@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod health;
+pub mod messages;
 pub mod models;
 pub mod sse;
 

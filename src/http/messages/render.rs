@@ -1,0 +1,1 @@
+//! Canonical (OpenAI-shaped) completions, chunks and errors rendered as Anthropic messages.

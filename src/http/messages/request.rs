@@ -1,0 +1,1 @@
+//! Anthropic Messages requests: parsing, and translation to the canonical chat request.
