@@ -203,6 +203,17 @@ impl Meter {
         self.sent = true;
     }
 
+    /// Ends a request that failed with this status before its answer started: a 504 is a
+    /// timeout, anything else an error.
+    pub fn fail(self, status: u16, message: String) {
+        let outcome = if status == 504 {
+            Outcome::Timeout
+        } else {
+            Outcome::Error
+        };
+        self.finish(outcome, status, Some(message));
+    }
+
     /// Ends the request and sends its record.
     pub fn finish(mut self, outcome: Outcome, status: u16, error: Option<String>) {
         self.send(outcome, status, error);

@@ -5,6 +5,7 @@
 //! after it, the stream belongs to the client and failures are reported inside it.
 
 pub mod metered;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -12,10 +13,76 @@ use futures::StreamExt;
 
 pub use metered::{Meter, Outcome, RequestInfo};
 
-use crate::providers::{AttemptRequest, Chunk, ChunkStream, Completion, ProviderError};
+use crate::providers::{
+    AttemptRequest, Chunk, ChunkStream, Completion, NativeBody, NativeRequest, ProviderError,
+};
 use crate::routing::policy::{self, Verdict};
 use crate::routing::{Attempt, Plan};
-use crate::types::ChatRequest;
+use crate::types::{ChatRequest, InvalidRequest};
+
+/// What the executor runs: the request in canonical form for adapters that translate, and
+/// for a front door whose protocol some adapters speak natively, the request as the client
+/// sent it.
+pub struct ExecRequest {
+    /// `Err` when the inbound request has no canonical form: only adapters that speak its
+    /// protocol natively can serve it, and the others fail with this reason.
+    pub chat: Result<ChatRequest, InvalidRequest>,
+    pub native: Option<NativeBody>,
+}
+
+impl ExecRequest {
+    pub fn chat(chat: ChatRequest) -> ExecRequest {
+        ExecRequest {
+            chat: Ok(chat),
+            native: None,
+        }
+    }
+
+    /// The native form when this attempt's adapter speaks it.
+    fn native_for<'a>(&'a self, attempt: &'a Attempt) -> Option<NativeRequest<'a>> {
+        let n = self.native.as_ref()?;
+        attempt.adapter.speaks(n.protocol).then_some(NativeRequest {
+            body: n,
+            upstream_model: &attempt.upstream_model,
+        })
+    }
+
+    fn canonical<'a>(&'a self, attempt: &'a Attempt) -> Result<AttemptRequest<'a>, ProviderError> {
+        match &self.chat {
+            Ok(chat) => Ok(AttemptRequest {
+                chat,
+                upstream_model: &attempt.upstream_model,
+            }),
+            Err(e) => Err(ProviderError::Unsupported(e.clone())),
+        }
+    }
+
+    /// What the serving attempt left out of the request (none when it was passed through).
+    pub fn dropped_params(&self, attempt: &Attempt) -> Vec<&'static str> {
+        if self.native_for(attempt).is_some() {
+            return Vec::new();
+        }
+        match self.canonical(attempt) {
+            Ok(req) => attempt.adapter.dropped_params(req),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// One upstream call for a whole answer.
+    async fn complete(&self, attempt: &Attempt) -> Result<Completion, ProviderError> {
+        match self.native_for(attempt) {
+            Some(n) => attempt.adapter.complete_native(n).await,
+            None => attempt.adapter.complete(self.canonical(attempt)?).await,
+        }
+    }
+
+    async fn stream(&self, attempt: &Attempt) -> Result<ChunkStream, ProviderError> {
+        match self.native_for(attempt) {
+            Some(n) => attempt.adapter.stream_native(n).await,
+            None => attempt.adapter.stream(self.canonical(attempt)?).await,
+        }
+    }
+}
 
 /// One failed attempt, for error messages.
 #[derive(Debug, Clone)]
@@ -35,31 +102,29 @@ pub enum ExecError {
     AllFailed(Vec<Failure>),
 }
 
-/// Runs a non-streamed request.
+/// Runs a non-streamed request. The meter learns what served; the front door finishes it
+/// once the answer is rendered (`Meter::finish`) or failed (`Meter::fail`).
 pub async fn complete(
     plan: &Plan,
-    chat: &ChatRequest,
+    req: &ExecRequest,
     meter: &mut Meter,
 ) -> Result<(Completion, Attempt), ExecError> {
     let mut failures = Vec::new();
     for attempt in &plan.attempts {
-        let req = AttemptRequest {
-            chat,
-            upstream_model: &attempt.upstream_model,
-        };
         let mark = meter.attempt_started(attempt);
-        let result = match tokio::time::timeout(
-            attempt.request_timeout,
-            attempt.adapter.complete(req),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
-        };
+        let result =
+            match tokio::time::timeout(attempt.request_timeout, req.complete(attempt)).await {
+                Ok(r) => r,
+                Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
+            };
         meter.attempt_ended(mark, result.as_ref().map(|_| ()));
         match result {
-            Ok(c) => return Ok((c, attempt.clone())),
+            Ok(c) => {
+                meter.served(attempt, c.upstream_id.clone());
+                meter.observe_usage(c.usage.as_ref());
+                meter.observe_finish(metered::finish_reason_of(&c.body));
+                return Ok((c, attempt.clone()));
+            }
             Err(error) => failures.push(failed(meter, attempt, error)?),
         }
     }
@@ -78,20 +143,20 @@ pub struct Committed {
 
 /// Runs attempts until one stream commits. Owns its inputs so the caller can keep polling it
 /// from inside a response body (after keep-alives have started).
-pub async fn start_stream(
+async fn start_stream(
     plan: Arc<Plan>,
-    chat: Arc<ChatRequest>,
+    req: Arc<ExecRequest>,
     mut meter: Meter,
 ) -> (Meter, Result<Committed, ExecError>) {
     let mut failures = Vec::new();
     for attempt in &plan.attempts {
         let mark = meter.attempt_started(attempt);
         let deadline = tokio::time::Instant::now() + attempt.first_token_timeout;
-        let result =
-            match tokio::time::timeout_at(deadline, open_until_commit(attempt, &chat)).await {
-                Ok(r) => r,
-                Err(_) => Err(ProviderError::Timeout("waiting for the first token")),
-            };
+        let result = match tokio::time::timeout_at(deadline, open_until_commit(attempt, &req)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Timeout("waiting for the first token")),
+        };
         meter.attempt_ended(mark, result.as_ref().map(|_| ()));
         match result {
             Ok(committed) => {
@@ -110,13 +175,9 @@ pub async fn start_stream(
 
 async fn open_until_commit(
     attempt: &Attempt,
-    chat: &ChatRequest,
+    req: &ExecRequest,
 ) -> Result<Committed, ProviderError> {
-    let req = AttemptRequest {
-        chat,
-        upstream_model: &attempt.upstream_model,
-    };
-    let mut stream = attempt.adapter.stream(req).await?;
+    let mut stream = req.stream(attempt).await?;
     let mut buffered = Vec::new();
     loop {
         match stream.next().await {

@@ -11,9 +11,8 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::sse::{self, Presentation};
 use super::{add_rate_headers, admit, cost, AppState, RequestContext};
-use crate::exec::metered::finish_reason_of;
-use crate::exec::{self, Meter, Outcome};
-use crate::providers::AttemptRequest;
+use crate::exec::stream::{self, Pacing};
+use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::routing::{self, Plan};
 use crate::types::ChatRequest;
 
@@ -44,7 +43,7 @@ async fn admit_and_run(
     chat.check_bounds(state.settings.request_bounds)
         .map_err(|e| admit::refused(state, e.into()))?;
     let snap = state.registry.snapshot();
-    let mut plan = routing::plan(&snap, &chat, &state.settings.routing)
+    let mut plan = routing::plan(&snap, &chat.route(), &state.settings.routing)
         .map_err(|e| admit::refused(state, e.into()))?;
     drop(snap);
     let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut plan, |p| {
@@ -88,13 +87,7 @@ async fn run(
             resp
         }
         Err(e) => {
-            let status = e.status().as_u16();
-            let outcome = if status == 504 {
-                Outcome::Timeout
-            } else {
-                Outcome::Error
-            };
-            meter.finish(outcome, status, Some(e.body().message));
+            meter.fail(e.status().as_u16(), e.body().message);
             e.into_response()
         }
     }
@@ -106,12 +99,27 @@ enum Handled {
     Stream(Body, Vec<&'static str>),
 }
 
-fn add_dropped(resp: &mut Response, dropped: &[&'static str]) {
+pub fn add_dropped(resp: &mut Response, dropped: &[&'static str]) {
     if dropped.is_empty() {
         return;
     }
     if let Ok(v) = HeaderValue::from_str(&dropped.join(",")) {
         resp.headers_mut().insert("x-switchyard-dropped-params", v);
+    }
+}
+
+/// How the OpenAI dialect reports a failure before the commit point.
+fn status_of(e: &ExecError) -> (u16, String) {
+    let e = ApiError::Exec(e.clone());
+    (e.status().as_u16(), e.body().message)
+}
+
+/// The pacing of this gateway's streams.
+pub fn pacing(state: &AppState) -> Pacing {
+    Pacing {
+        keepalive_after: state.settings.routing.keepalive_after,
+        keepalive_interval: state.settings.routing.keepalive_interval,
+        cut: state.lifecycle.cut.clone(),
     }
 }
 
@@ -122,63 +130,37 @@ async fn execute(
     plan: Plan,
     meter: &mut Meter,
 ) -> Result<Handled, ApiError> {
-    if !chat.stream {
-        let (completion, attempt) = exec::complete(&plan, &chat, meter).await?;
-        meter.served(&attempt, completion.upstream_id.clone());
-        meter.observe_usage(completion.usage.as_ref());
-        meter.observe_finish(finish_reason_of(&completion.body));
+    let presentation = Presentation {
+        include_usage: chat.include_usage,
+        request_id: ctx.id.clone(),
+        requested: plan.requested.clone(),
+    };
+    let streamed = chat.stream;
+    let req = ExecRequest::chat(chat);
+    if !streamed {
+        let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
         let mut body = completion.body;
         body.insert("model", &attempt.model);
         body.insert("provider", &attempt.provider);
         if let Some(u) = &completion.usage {
             cost::annotate(&mut body, u, &attempt.price);
         }
-        let dropped = attempt.adapter.dropped_params(AttemptRequest {
-            chat: &chat,
-            upstream_model: &attempt.upstream_model,
-        });
-        return Ok(Handled::Json(body.to_vec(), dropped));
+        return Ok(Handled::Json(body.to_vec(), req.dropped_params(&attempt)));
     }
-
-    let presentation = Presentation {
-        include_usage: chat.include_usage,
-        request_id: ctx.id.clone(),
-        cut: state.lifecycle.cut.clone(),
-    };
-    let requested = plan.requested.clone();
-    let owned_meter = meter.take();
-    let chat = Arc::new(chat);
-    let mut pending = sse::start(Arc::new(plan), chat.clone(), owned_meter);
-    let keepalive_after = state.settings.routing.keepalive_after;
-    match tokio::time::timeout(keepalive_after, &mut pending).await {
-        Ok((m, Ok(committed))) => {
-            let dropped = committed.attempt.adapter.dropped_params(AttemptRequest {
-                chat: &chat,
-                upstream_model: &committed.attempt.upstream_model,
-            });
-            let body = sse::committed_body(committed, m, presentation);
-            Ok(Handled::Stream(Body::from_stream(body), dropped))
-        }
-        Ok((m, Err(e))) => {
+    match stream::open(plan, Arc::new(req), meter.take(), pacing(state), status_of).await {
+        Ok(opened) => Ok(Handled::Stream(
+            Body::from_stream(sse::body(opened.events, presentation)),
+            opened.dropped,
+        )),
+        Err((m, e)) => {
             // Nothing was sent yet: the client gets a real HTTP error.
             *meter = m;
             Err(e.into())
         }
-        // Slow first token: commit to 200 and keep the connection alive while waiting.
-        // (Headers go out now, before any provider is chosen: no dropped-params header.)
-        Err(_) => Ok(Handled::Stream(
-            Body::from_stream(sse::keepalive_body(
-                pending,
-                state.settings.routing.keepalive_interval,
-                requested,
-                presentation,
-            )),
-            Vec::new(),
-        )),
     }
 }
 
-fn sse_response(body: Body) -> Response {
+pub fn sse_response(body: Body) -> Response {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(

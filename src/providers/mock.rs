@@ -122,6 +122,7 @@ impl Provider for MockProvider {
             body,
             usage: Some(usage),
             upstream_id: Some(id),
+            native: None,
         })
     }
 

@@ -31,6 +31,42 @@ pub struct AttemptRequest<'a> {
     pub upstream_model: &'a str,
 }
 
+/// Inbound protocols an adapter may speak natively (besides the canonical chat request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Anthropic's Messages API (`POST /v1/messages`).
+    AnthropicMessages,
+}
+
+/// A request as the client sent it, for adapters that speak its protocol: passed through
+/// with only `model` replaced, so nothing the gateway does not know is lost.
+#[derive(Debug, Clone)]
+pub struct NativeBody {
+    pub protocol: Protocol,
+    /// The client's body without the gateway's own fields.
+    pub body: RawObject,
+    /// Protocol headers the client sent that the upstream must see (`anthropic-beta`,
+    /// `anthropic-version`), already checked to be valid header values.
+    pub headers: Vec<(&'static str, String)>,
+    pub stream: bool,
+}
+
+/// One native attempt's input.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeRequest<'a> {
+    pub body: &'a NativeBody,
+    pub upstream_model: &'a str,
+}
+
+impl NativeRequest<'_> {
+    /// The body to send: the client's, with the upstream model in place of the public one.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        let mut body = self.body.body.clone();
+        body.insert("model", self.upstream_model);
+        body.to_vec()
+    }
+}
+
 /// A whole (non-streamed) completion in OpenAI's `chat.completion` shape.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -38,6 +74,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// The provider's own id for the response.
     pub upstream_id: Option<String>,
+    /// The answer in the upstream's own protocol, for a native request: the front door
+    /// sends this (with the public model name) and `body` only informs the record.
+    pub native: Option<RawObject>,
 }
 
 /// One `chat.completion.chunk`, with what the executor needs to know about it.
@@ -55,6 +94,9 @@ pub struct Chunk {
     pub usage_only: bool,
     /// Length of the generated text in bytes, for estimating tokens when usage never comes.
     pub output_bytes: usize,
+    /// The event as the upstream sent it, for a native request (a whole SSE frame): the
+    /// front door forwards it and `body` only informs the record.
+    pub native: Option<bytes::Bytes>,
 }
 
 pub type ChunkStream = BoxStream<'static, Result<Chunk, ProviderError>>;
@@ -126,6 +168,33 @@ pub trait Provider: Send + Sync + 'static {
     /// different parameters).
     fn dropped_params(&self, _req: AttemptRequest<'_>) -> Vec<&'static str> {
         Vec::new()
+    }
+
+    /// Whether this adapter passes requests of `protocol` through natively
+    /// (`complete_native`/`stream_native`); the others get the canonical request.
+    fn speaks(&self, _protocol: Protocol) -> bool {
+        false
+    }
+
+    async fn complete_native(&self, _req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        Err(ProviderError::Config(
+            "complete_native called on an adapter that does not speak the protocol".into(),
+        ))
+    }
+
+    async fn stream_native(&self, _req: NativeRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        Err(ProviderError::Config(
+            "stream_native called on an adapter that does not speak the protocol".into(),
+        ))
+    }
+
+    /// Anthropic's `count_tokens` for a native request, as the upstream's JSON answer;
+    /// `None` when this adapter cannot count (the front door estimates).
+    async fn count_tokens(
+        &self,
+        _req: NativeRequest<'_>,
+    ) -> Result<Option<RawObject>, ProviderError> {
+        Ok(None)
     }
 }
 
@@ -292,6 +361,7 @@ impl Chunk {
             }
         }
         Ok(Chunk {
+            native: None,
             usage_only: n_choices == 0 && usage.is_some(),
             body,
             usage,

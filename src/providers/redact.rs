@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::{AttemptRequest, ChunkStream, Completion, Provider, ProviderError};
+use super::{
+    AttemptRequest, ChunkStream, Completion, NativeRequest, Protocol, Provider, ProviderError,
+};
 
 /// What replaces a secret in an error.
 const MASK: &str = "[redacted]";
@@ -107,6 +109,39 @@ impl Provider for Redacting {
 
     fn dropped_params(&self, req: AttemptRequest<'_>) -> Vec<&'static str> {
         self.inner.dropped_params(req)
+    }
+
+    fn speaks(&self, protocol: Protocol) -> bool {
+        self.inner.speaks(protocol)
+    }
+
+    async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        self.inner
+            .complete_native(req)
+            .await
+            .map_err(|e| self.secrets.error(e))
+    }
+
+    async fn stream_native(&self, req: NativeRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let secrets = self.secrets.clone();
+        let stream = self
+            .inner
+            .stream_native(req)
+            .await
+            .map_err(|e| secrets.error(e))?;
+        Ok(stream
+            .map(move |item| item.map_err(|e| secrets.error(e)))
+            .boxed())
+    }
+
+    async fn count_tokens(
+        &self,
+        req: NativeRequest<'_>,
+    ) -> Result<Option<crate::types::RawObject>, ProviderError> {
+        self.inner
+            .count_tokens(req)
+            .await
+            .map_err(|e| self.secrets.error(e))
     }
 }
 

@@ -4,4 +4,4 @@
 pub mod plan;
 pub mod policy;
 
-pub use plan::{plan, Attempt, Plan, PlanError};
+pub use plan::{plan, Attempt, Plan, PlanError, RouteRequest};

@@ -10,9 +10,31 @@ use std::time::Duration;
 use crate::config::RoutingSettings;
 use crate::providers::Provider;
 use crate::registry::{Model, Snapshot};
-use crate::types::chat::{DataCollection, SortBy};
+use crate::types::chat::{DataCollection, ProviderPreferences, SortBy};
 use crate::types::registry::DEFAULT_OUTPUT_TOKENS;
 use crate::types::{ChatRequest, Price};
+
+/// What routing needs to know of a request, whatever protocol it came in.
+#[derive(Debug, Clone)]
+pub struct RouteRequest<'a> {
+    pub model: Option<&'a str>,
+    /// OpenRouter's ordered fallback list.
+    pub models: &'a [String],
+    pub provider: &'a ProviderPreferences,
+    /// The routable parameters the request sets (for `require_parameters`).
+    pub used_parameters: Vec<&'static str>,
+}
+
+impl ChatRequest {
+    pub fn route(&self) -> RouteRequest<'_> {
+        RouteRequest {
+            model: self.model.as_deref(),
+            models: &self.models,
+            provider: &self.provider,
+            used_parameters: self.used_parameters().collect(),
+        }
+    }
+}
 
 /// One upstream call to try.
 #[derive(Clone)]
@@ -79,14 +101,14 @@ fn unknown_model_message(name: &str, suggestions: &[String]) -> String {
 
 pub fn plan(
     snap: &Snapshot,
-    req: &ChatRequest,
+    req: &RouteRequest<'_>,
     routing: &RoutingSettings,
 ) -> Result<Plan, PlanError> {
     let mut names: Vec<&str> = Vec::new();
-    if let Some(m) = &req.model {
+    if let Some(m) = req.model {
         names.push(m);
     }
-    for m in &req.models {
+    for m in req.models {
         if !names.contains(&m.as_str()) {
             names.push(m);
         }
@@ -118,8 +140,8 @@ pub fn plan(
         }
     }
 
-    let prefs = &req.provider;
-    let used: Vec<&'static str> = req.used_parameters().collect();
+    let prefs = req.provider;
+    let used = &req.used_parameters;
     let require_params = prefs.require_parameters.unwrap_or(false);
     let mut attempts = Vec::new();
     let mut reasons = Vec::new();

@@ -8,6 +8,7 @@
 pub(crate) mod capabilities;
 pub(crate) mod convert;
 mod errors;
+mod native;
 mod stream;
 mod wire;
 
@@ -16,7 +17,10 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use super::http::{self, SseData};
-use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use super::{
+    AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
+    ProviderError,
+};
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{now_ms, RawObject};
@@ -143,6 +147,7 @@ impl Provider for Anthropic {
             body,
             usage,
             upstream_id,
+            native: None,
         })
     }
 
@@ -181,6 +186,25 @@ impl Provider for Anthropic {
             }
         };
         Ok(Box::pin(chunks))
+    }
+
+    fn speaks(&self, protocol: Protocol) -> bool {
+        protocol == Protocol::AnthropicMessages
+    }
+
+    async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        self.native_complete(req).await
+    }
+
+    async fn stream_native(&self, req: NativeRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        self.native_stream(req).await
+    }
+
+    async fn count_tokens(
+        &self,
+        req: NativeRequest<'_>,
+    ) -> Result<Option<RawObject>, ProviderError> {
+        self.native_count_tokens(req).await
     }
 
     fn dropped_params(&self, req: AttemptRequest<'_>) -> Vec<&'static str> {

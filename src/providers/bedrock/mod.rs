@@ -401,6 +401,7 @@ impl Provider for Bedrock {
             body,
             usage,
             upstream_id,
+            native: None,
         })
     }
 

@@ -151,6 +151,7 @@ impl Provider for Gemini {
             body,
             usage: out.usage,
             upstream_id: Some(out.id),
+            native: None,
         })
     }
 

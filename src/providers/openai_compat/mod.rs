@@ -190,6 +190,7 @@ impl Provider for OpenAiCompat {
             body,
             usage,
             upstream_id,
+            native: None,
         })
     }
 

@@ -1,0 +1,251 @@
+//! Native passthrough for Anthropic Messages requests: the client's body goes upstream with
+//! only `model` replaced, its `anthropic-beta`/`anthropic-version` headers with it, and the
+//! answer comes back as Anthropic sent it. The stream translator still reads every event so
+//! the executor sees commit points, usage and the finish as for any other stream.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::Deserialize;
+
+use super::convert::{self, ResponseMode};
+use super::stream::Translator;
+use super::wire::MessageResponse;
+use super::{errors, wire, Anthropic};
+use crate::providers::http::{self, SseData};
+use crate::providers::{Chunk, ChunkStream, Completion, NativeRequest, ProviderError};
+use crate::types::{now_ms, RawObject};
+
+/// Reasoning is the client's business in passthrough: nothing is hidden.
+const MODE: ResponseMode = ResponseMode {
+    json_tool: false,
+    exclude_reasoning: false,
+};
+
+/// Fields `count_tokens` accepts; Anthropic refuses the others (`max_tokens`, `stream`...).
+const COUNT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+    "context_management",
+];
+
+impl Anthropic {
+    /// The adapter's headers with the client's protocol headers: the client's version wins;
+    /// beta flags are the union, so the operator's and the client's both apply.
+    fn native_headers(&self, req: &NativeRequest<'_>) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        for (name, value) in &req.body.headers {
+            let merged = match (*name, headers.get(*name).and_then(|v| v.to_str().ok())) {
+                ("anthropic-beta", Some(ours)) => merge_flags(ours, value),
+                _ => value.clone(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&merged) {
+                headers.insert(*name, v);
+            }
+        }
+        headers
+    }
+
+    async fn send_native(
+        &self,
+        url: &str,
+        req: &NativeRequest<'_>,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let resp = self
+            .client
+            .post(url)
+            .headers(self.native_headers(req))
+            .body(body)
+            .send()
+            .await
+            .map_err(http::transport_error)?;
+        if !resp.status().is_success() {
+            return Err(errors::from_response(resp).await);
+        }
+        Ok(resp)
+    }
+
+    pub(super) async fn native_complete(
+        &self,
+        req: NativeRequest<'_>,
+    ) -> Result<Completion, ProviderError> {
+        let resp = self.send_native(&self.url, &req, req.body_bytes()).await?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
+        let message = parse_message(&bytes)?;
+        let out = convert::response(message, MODE, now_ms() / 1000);
+        let body = RawObject::from_serialize(&out).map_err(|e| {
+            ProviderError::Malformed(format!("could not encode the completion: {e}"))
+        })?;
+        let native = RawObject::parse(&bytes)
+            .map_err(|e| ProviderError::Malformed(format!("the message is not an object: {e}")))?;
+        Ok(Completion {
+            usage: out.usage.clone(),
+            upstream_id: Some(out.id),
+            body,
+            native: Some(native),
+        })
+    }
+
+    pub(super) async fn native_stream(
+        &self,
+        req: NativeRequest<'_>,
+    ) -> Result<ChunkStream, ProviderError> {
+        let resp = self.send_native(&self.url, &req, req.body_bytes()).await?;
+        let mut events = Box::pin(http::sse_data(
+            resp.bytes_stream(),
+            self.limits.max_event_bytes,
+        ));
+        let mut translator = Translator::new(MODE, now_ms() / 1000);
+        let chunks = async_stream::stream! {
+            loop {
+                let (frame, result, last) = match events.next().await {
+                    Some(Ok(SseData::Data(data))) => {
+                        (Some(frame_of(&data)), translator.step_data(&data), false)
+                    }
+                    Some(Ok(SseData::Done)) => (None, Ok(Vec::new()), false),
+                    Some(Err(e)) => (None, translator.end().map_err(|_| e), true),
+                    None => (None, translator.end(), true),
+                };
+                match result {
+                    Ok(out) => {
+                        if frame.is_some() || !out.is_empty() {
+                            yield merged(frame, &out);
+                        }
+                    }
+                    Err(e) => {
+                        yield Err(e);
+                        break;
+                    }
+                }
+                if last || translator.is_done() {
+                    break;
+                }
+            }
+        };
+        Ok(Box::pin(chunks))
+    }
+
+    pub(super) async fn native_count_tokens(
+        &self,
+        req: NativeRequest<'_>,
+    ) -> Result<Option<RawObject>, ProviderError> {
+        let mut body = RawObject::new();
+        for key in COUNT_FIELDS {
+            if let Some(v) = req.body.body.get(key) {
+                body.insert_raw(key, v.to_owned());
+            }
+        }
+        body.insert("model", req.upstream_model);
+        let url = format!("{}/count_tokens", self.url);
+        let resp = self.send_native(&url, &req, body.to_vec()).await?;
+        let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
+        RawObject::parse(&bytes).map(Some).map_err(|e| {
+            ProviderError::Malformed(format!("count_tokens answer is not an object: {e}"))
+        })
+    }
+}
+
+fn parse_message(bytes: &[u8]) -> Result<MessageResponse, ProviderError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        // A 200 can still carry an error document.
+        if let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(bytes) {
+            return errors::from_event(err.error);
+        }
+        ProviderError::Malformed(format!(
+            "response is not an Anthropic message ({e}): {}",
+            http::truncate(&String::from_utf8_lossy(bytes), 200)
+        ))
+    })
+}
+
+/// The SSE frame for one event's data. Anthropic names every event after its `type`, so
+/// the frame is rebuilt byte for byte from the data alone.
+fn frame_of(data: &str) -> Bytes {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<&'a str>,
+    }
+    let kind = serde_json::from_str::<Head<'_>>(data)
+        .ok()
+        .and_then(|h| h.kind)
+        .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let mut out = Vec::with_capacity(data.len() + 32);
+    if let Some(k) = kind {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// One native frame with what its translation tells the executor: output, finish, usage.
+fn merged(
+    frame: Option<Bytes>,
+    translated: &[crate::types::openai::ChunkOut],
+) -> Result<Chunk, ProviderError> {
+    let mut chunk = Chunk {
+        body: RawObject::new(),
+        usage: None,
+        has_output: false,
+        finished: false,
+        usage_only: false,
+        output_bytes: 0,
+        native: None,
+    };
+    for c in translated {
+        let body = RawObject::from_serialize(c)
+            .map_err(|e| ProviderError::Malformed(format!("could not encode a chunk: {e}")))?;
+        let one = Chunk::inspect(body)?;
+        chunk.has_output |= one.has_output;
+        chunk.finished |= one.finished;
+        chunk.output_bytes += one.output_bytes;
+        if one.usage.is_some() {
+            chunk.usage = one.usage;
+        }
+        chunk.body = one.body;
+    }
+    // A chunk made only at the end of the body has no frame of its own: it sends nothing.
+    chunk.native = Some(frame.unwrap_or_default());
+    Ok(chunk)
+}
+
+/// Comma-separated flags, ours first, each once.
+fn merge_flags(ours: &str, theirs: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for f in ours.split(',').chain(theirs.split(',')) {
+        let f = f.trim();
+        if !f.is_empty() && !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_rebuilt_from_their_type() {
+        let f = frame_of(r#"{"type":"ping"}"#);
+        assert_eq!(&f[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        // A type that could break the frame is not used as an event name.
+        let f = frame_of(r#"{"type":"a\nb"}"#);
+        assert!(f.starts_with(b"data: "));
+    }
+
+    #[test]
+    fn beta_flags_merge_once() {
+        assert_eq!(merge_flags("a, b", "b,c"), "a,b,c");
+    }
+}
