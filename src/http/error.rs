@@ -421,15 +421,48 @@ fn all_failed_status(fs: &[Failure]) -> StatusCode {
     }
 }
 
+/// The error shape a client understands, by the door it came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"error":{"message","type","param","code"}}`.
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
+}
+
+impl Dialect {
+    /// The dialect of a request path, for errors raised before its handler runs.
+    pub fn of_path(path: &str) -> Dialect {
+        if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
+            Dialect::Anthropic
+        } else {
+            Dialect::OpenAi
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.respond(Dialect::OpenAi)
+    }
+}
+
+impl ApiError {
+    /// The response in `dialect`'s error shape; status and headers are the same in all.
+    pub fn respond(self, dialect: Dialect) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), error = %self.message(), "request failed");
         } else {
             tracing::debug!(status = status.as_u16(), error = %self.message(), "request rejected");
         }
-        let mut resp = (status, self.to_json()).into_response();
+        let body = match dialect {
+            Dialect::OpenAi => self.to_json(),
+            Dialect::Anthropic => {
+                super::messages::render::error_body(status.as_u16(), &self.message(), None)
+            }
+        };
+        let mut resp = (status, body).into_response();
         let headers = resp.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

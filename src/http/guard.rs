@@ -11,12 +11,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::ApiError;
+use super::error::{ApiError, Dialect};
 
 #[derive(Clone)]
 pub struct Guard {
@@ -39,8 +39,9 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
     if req.uri().path().ends_with("/health") {
         return next.run(req).await;
     }
+    let dialect = Dialect::of_path(req.uri().path());
     let Ok(permit) = g.slots.clone().try_acquire_owned() else {
-        return ApiError::Overloaded(g.max).into_response();
+        return ApiError::Overloaded(g.max).respond(dialect);
     };
     match tokio::time::timeout(g.timeout, next.run(req)).await {
         // A body already in memory (JSON, errors) is done with its slot; only a stream,
@@ -53,7 +54,7 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             })
         }),
         // Dropping the handler settles its request (as cancelled) and frees its upstream.
-        Err(_) => ApiError::RequestTimeout(g.timeout.as_secs()).into_response(),
+        Err(_) => ApiError::RequestTimeout(g.timeout.as_secs()).respond(dialect),
     }
 }
 

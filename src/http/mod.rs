@@ -67,6 +67,8 @@ pub struct RequestContext {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
+        .route("/messages", post(messages::messages))
+        .route("/messages/count_tokens", post(messages::count_tokens))
         .route("/models", get(models::list))
         .route("/models/{*slug}", get(models::get_one))
         .route("/health", get(health::health))

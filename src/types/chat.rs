@@ -251,42 +251,7 @@ impl Default for RequestBounds {
 impl ChatRequest {
     /// Refuses model names and `models` lists past `bounds`, before anything is planned.
     pub fn check_bounds(&self, bounds: RequestBounds) -> Result<(), InvalidRequest> {
-        let long = |param: &'static str| {
-            InvalidRequest::new(
-                format!(
-                    "`{param}` names a model longer than {} bytes",
-                    bounds.max_model_name_bytes
-                ),
-                Some(param),
-                "string_above_max_length",
-            )
-        };
-        if self
-            .model
-            .as_ref()
-            .is_some_and(|m| m.len() > bounds.max_model_name_bytes)
-        {
-            return Err(long("model"));
-        }
-        if self.models.len() > bounds.max_models {
-            return Err(InvalidRequest::new(
-                format!(
-                    "`models` lists {} models; at most {} are allowed",
-                    self.models.len(),
-                    bounds.max_models
-                ),
-                Some("models"),
-                "array_above_max_length",
-            ));
-        }
-        if self
-            .models
-            .iter()
-            .any(|m| m.len() > bounds.max_model_name_bytes)
-        {
-            return Err(long("models"));
-        }
-        Ok(())
+        check_model_bounds(self.model.as_deref(), &self.models, bounds)
     }
 
     /// Parses and validates a request body.
@@ -415,6 +380,42 @@ impl ChatRequest {
             .copied()
             .filter(|p| self.body.get(p).is_some_and(|v| v.get() != "null"))
     }
+}
+
+/// Refuses model names and `models` lists past `bounds`, whatever protocol they came in.
+pub fn check_model_bounds(
+    model: Option<&str>,
+    models: &[String],
+    bounds: RequestBounds,
+) -> Result<(), InvalidRequest> {
+    let long = |param: &'static str| {
+        InvalidRequest::new(
+            format!(
+                "`{param}` names a model longer than {} bytes",
+                bounds.max_model_name_bytes
+            ),
+            Some(param),
+            "string_above_max_length",
+        )
+    };
+    if model.is_some_and(|m| m.len() > bounds.max_model_name_bytes) {
+        return Err(long("model"));
+    }
+    if models.len() > bounds.max_models {
+        return Err(InvalidRequest::new(
+            format!(
+                "`models` lists {} models; at most {} are allowed",
+                models.len(),
+                bounds.max_models
+            ),
+            Some("models"),
+            "array_above_max_length",
+        ));
+    }
+    if models.iter().any(|m| m.len() > bounds.max_model_name_bytes) {
+        return Err(long("models"));
+    }
+    Ok(())
 }
 
 fn invalid_type(param: &'static str, expected: &str) -> InvalidRequest {

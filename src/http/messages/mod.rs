@@ -1,6 +1,339 @@
 //! `POST /v1/messages` and `/v1/messages/count_tokens`: Anthropic's Messages API as a front
 //! door. `request` parses it and translates it to the canonical chat request; `render` turns
-//! canonical completions, chunks and errors into Anthropic's shapes.
+//! canonical completions, chunks and errors into Anthropic's shapes. Adapters that speak
+//! Messages natively (Anthropic) get the client's body with only `model` replaced, and their
+//! answer is forwarded as it came.
 
 pub mod render;
 pub mod request;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+
+use super::chat::{add_dropped, pacing, sse_response};
+use super::error::{ApiError, Dialect};
+use super::{add_rate_headers, admit, AppState, RequestContext};
+use crate::exec::stream::{self, End, Event, Events};
+use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
+use crate::providers::{NativeBody, NativeRequest, Protocol};
+use crate::routing::{self, Plan, RouteRequest};
+use crate::types::chat::check_model_bounds;
+use crate::types::{InvalidRequest, RawObject};
+use render::StreamRenderer;
+use request::MessagesRequest;
+
+/// Client headers a native upstream must see.
+const FORWARDED: &[&str] = &["anthropic-beta", "anthropic-version"];
+
+pub async fn messages(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match admit_and_run(&state, &ctx, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.respond(Dialect::Anthropic),
+    }
+}
+
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match count(&state, &ctx, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.respond(Dialect::Anthropic),
+    }
+}
+
+/// A parsed request, planned: what both endpoints share.
+struct Planned {
+    msg: MessagesRequest,
+    exec: ExecRequest,
+    /// Parameters the translation left out (for providers that do not speak Messages).
+    translation_dropped: Vec<&'static str>,
+    plan: Plan,
+}
+
+async fn parse_and_plan(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Planned, ApiError> {
+    let bytes = admit::body(state, body).await?;
+    let msg = MessagesRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    drop(bytes);
+    check_model_bounds(
+        msg.model.as_deref(),
+        &msg.models,
+        state.settings.request_bounds,
+    )
+    .map_err(|e| admit::refused(state, e.into()))?;
+    let (chat, translation_dropped) = match msg.to_chat() {
+        Ok((chat, dropped)) => (Ok(chat), dropped),
+        // Only a native upstream can serve it; the others fail with this reason.
+        Err(e) => (Err(e), Vec::new()),
+    };
+    let route = RouteRequest {
+        model: msg.model.as_deref(),
+        models: &msg.models,
+        provider: &msg.provider,
+        used_parameters: match &chat {
+            Ok(c) => c.used_parameters().collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    let snap = state.registry.snapshot();
+    let plan = routing::plan(&snap, &route, &state.settings.routing)
+        .map_err(|e| admit::refused(state, e.into()))?;
+    drop(snap);
+    let native = NativeBody {
+        protocol: Protocol::AnthropicMessages,
+        body: msg.body.clone(),
+        headers: forwarded_headers(headers),
+        stream: msg.stream,
+    };
+    Ok(Planned {
+        exec: ExecRequest {
+            chat,
+            native: Some(native),
+        },
+        msg,
+        translation_dropped,
+        plan,
+    })
+}
+
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(&'static str, String)> {
+    FORWARDED
+        .iter()
+        .filter_map(|name| {
+            let v = headers.get(*name)?.to_str().ok()?.trim();
+            (!v.is_empty()).then(|| (*name, v.to_owned()))
+        })
+        .collect()
+}
+
+async fn admit_and_run(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = admit::authenticate(state, headers).await?;
+    let mut p = parse_and_plan(state, headers, body).await?;
+    if p.msg.max_tokens.is_none() {
+        return Err(admit::refused(
+            state,
+            InvalidRequest::new(
+                "`max_tokens` is required",
+                Some("max_tokens"),
+                "missing_required_parameter",
+            )
+            .into(),
+        ));
+    }
+    let (prompt_bytes, max_tokens) = (p.msg.prompt_bytes, p.msg.max_tokens);
+    let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut p.plan, |plan| {
+        admit::estimate(plan, prompt_bytes, max_tokens)
+    })
+    .await?;
+    meter.set_request(
+        p.msg
+            .model
+            .clone()
+            .or_else(|| p.msg.models.first().cloned()),
+        p.msg.stream,
+        prompt_bytes,
+    );
+    let mut resp = match run(state, ctx, p, &mut meter).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            meter.fail(e.status().as_u16(), e.to_string());
+            e.respond(Dialect::Anthropic)
+        }
+    };
+    add_rate_headers(resp.headers_mut(), &rate);
+    Ok(resp)
+}
+
+/// How this door reports a failure before the commit point.
+fn status_of(e: &ExecError) -> (u16, String) {
+    let e = ApiError::Exec(e.clone());
+    (e.status().as_u16(), e.to_string())
+}
+
+async fn run(
+    state: &AppState,
+    ctx: &RequestContext,
+    p: Planned,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
+    let id = format!("msg_{}", ctx.id);
+    let Planned {
+        msg,
+        exec: req,
+        translation_dropped,
+        plan,
+    } = p;
+    if !msg.stream {
+        let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
+        let body = match completion.native {
+            Some(native) => native.to_vec(),
+            None => render::message(&completion.body, &id, &attempt.model)
+                .map_err(|e| ApiError::Internal(format!("could not render the message: {e}")))?,
+        };
+        let dropped = dropped(&req, &attempt, translation_dropped);
+        meter.take().finish(Outcome::Success, 200, None);
+        let mut resp = (StatusCode::OK, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        add_dropped(&mut resp, &dropped);
+        return Ok(resp);
+    }
+    let input_tokens = msg.estimate_input_tokens();
+    let req = Arc::new(req);
+    match stream::open(plan, req.clone(), meter.take(), pacing(state), status_of).await {
+        Ok(opened) => {
+            let native = opened.dropped.is_empty() && translation_dropped.is_empty();
+            let dropped = if native {
+                Vec::new()
+            } else {
+                let mut d = translation_dropped;
+                d.extend(opened.dropped);
+                d
+            };
+            let mut resp =
+                sse_response(Body::from_stream(sse_body(opened.events, id, input_tokens)));
+            add_dropped(&mut resp, &dropped);
+            Ok(resp)
+        }
+        Err((m, e)) => {
+            *meter = m;
+            Err(e.into())
+        }
+    }
+}
+
+/// What the serving attempt left out: nothing when it spoke Messages natively.
+fn dropped(
+    req: &ExecRequest,
+    attempt: &routing::Attempt,
+    mut translation: Vec<&'static str>,
+) -> Vec<&'static str> {
+    if attempt.adapter.speaks(Protocol::AnthropicMessages) {
+        return Vec::new();
+    }
+    translation.extend(req.dropped_params(attempt));
+    translation.sort_unstable();
+    translation.dedup();
+    translation
+}
+
+/// Anthropic's stream: native frames as they came, translated chunks rendered, keep-alives
+/// as SSE comments (valid before `message_start`, which a `ping` event is not).
+fn sse_body(
+    mut events: Events,
+    id: String,
+    input_tokens: u64,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    async_stream::stream! {
+        let mut renderer: Option<StreamRenderer> = None;
+        let mut out = Vec::with_capacity(512);
+        while let Some(event) = events.next().await {
+            out.clear();
+            match event {
+                Event::KeepAlive => out.extend_from_slice(super::sse::KEEPALIVE),
+                Event::Serving(a) => renderer = Some(StreamRenderer::new(&id, &a.model, input_tokens)),
+                Event::Chunk(c) => match c.native {
+                    Some(frame) => {
+                        if !frame.is_empty() {
+                            yield Ok(frame);
+                        }
+                        continue;
+                    }
+                    None => {
+                        if let Some(r) = renderer.as_mut() {
+                            r.chunk(&c.body, &mut out);
+                        }
+                    }
+                },
+                Event::End(End::Finished) => {
+                    if let Some(r) = renderer.as_mut() {
+                        r.start(&mut out);
+                        r.finish(&mut out);
+                    }
+                }
+                Event::End(End::Failed(f)) => match renderer.as_mut() {
+                    Some(r) => r.error(f.status, &f.message, &mut out),
+                    None => render::error_event(f.status, &f.message, &mut out),
+                },
+            }
+            if !out.is_empty() {
+                yield Ok(Bytes::copy_from_slice(&out));
+            }
+        }
+    }
+}
+
+/// `count_tokens`: Anthropic's own count where the first endpoint speaks Messages, else an
+/// estimate (documented as such).
+async fn count(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let _ = ctx;
+    admit::authenticate(state, headers).await?;
+    let p = parse_and_plan(state, headers, body).await?;
+    let mut answer: Option<RawObject> = None;
+    if let (Some(attempt), Some(native)) = (p.plan.attempts.first(), &p.exec.native) {
+        if attempt.adapter.speaks(Protocol::AnthropicMessages) {
+            let req = NativeRequest {
+                body: native,
+                upstream_model: &attempt.upstream_model,
+            };
+            match tokio::time::timeout(attempt.request_timeout, attempt.adapter.count_tokens(req))
+                .await
+            {
+                Ok(Ok(a)) => answer = a,
+                Ok(Err(e)) => {
+                    tracing::warn!(provider = %attempt.provider, error = %e, "count_tokens failed upstream; estimating");
+                }
+                Err(_) => {
+                    tracing::warn!(provider = %attempt.provider, "count_tokens timed out upstream; estimating");
+                }
+            }
+        }
+    }
+    let (body, estimated) = match answer {
+        Some(a) => (a.to_vec(), false),
+        None => (
+            format!("{{\"input_tokens\":{}}}", p.msg.estimate_input_tokens()).into_bytes(),
+            true,
+        ),
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if estimated {
+        h.insert("x-switchyard-estimated", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
