@@ -368,6 +368,17 @@ impl ApiError {
     }
 
     /// The JSON error document.
+    /// Every attempt failed because its upstream was overloaded (529).
+    fn upstreams_overloaded(&self) -> bool {
+        match self {
+            ApiError::Exec(ExecError::AllFailed(fs)) => {
+                !fs.is_empty() && fs.iter().all(|f| f.error.status() == Some(529))
+            }
+            ApiError::Exec(ExecError::Rejected(f)) => f.error.status() == Some(529),
+            _ => false,
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&json!({ "error": self.body() })).unwrap_or_default()
     }
@@ -450,7 +461,14 @@ impl IntoResponse for ApiError {
 impl ApiError {
     /// The response in `dialect`'s error shape; status and headers are the same in all.
     pub fn respond(self, dialect: Dialect) -> Response {
-        let status = self.status();
+        let status = match dialect {
+            // Anthropic's clients know 529 as "overloaded, retry": keep it when every
+            // upstream said so.
+            Dialect::Anthropic if self.upstreams_overloaded() => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            _ => self.status(),
+        };
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), error = %self.message(), "request failed");
         } else {

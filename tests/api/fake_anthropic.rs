@@ -97,6 +97,10 @@ pub fn text_events(pieces: &[&str], stop_reason: &str) -> Vec<String> {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body's bytes as they arrived.
+    pub raw: Bytes,
+    /// The path and query the request went to.
+    pub uri: String,
 }
 
 #[derive(Default)]
@@ -122,6 +126,7 @@ impl FakeAnthropic {
         }));
         let app = Router::new()
             .route("/v1/messages", post(handle))
+            .route("/v1/messages/count_tokens", post(count_tokens))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -206,8 +211,11 @@ fn validate(headers: &HeaderMap, raw: &[u8]) -> Result<Value, (u16, &'static str
     if body["messages"].as_array().is_none_or(|m| m.is_empty()) {
         return Err(invalid("messages: at least one message is required"));
     }
+    // Role `system` between turns comes with Claude Code's per-turn-control beta.
+    let per_turn = header("anthropic-beta").is_some_and(|b| b.contains("per-turn-control"));
     for (i, m) in body["messages"].as_array().unwrap().iter().enumerate() {
-        if !matches!(m["role"].as_str(), Some("user" | "assistant")) {
+        let role = m["role"].as_str();
+        if !(matches!(role, Some("user" | "assistant")) || per_turn && role == Some("system")) {
             return Err(invalid(&format!(
                 "messages.{i}.role: Input should be 'user' or 'assistant'"
             )));
@@ -220,7 +228,7 @@ fn validate(headers: &HeaderMap, raw: &[u8]) -> Result<Value, (u16, &'static str
             ));
         }
     }
-    if body.get("thinking").is_some() {
+    if body["thinking"]["type"] == "enabled" {
         let budget = body["thinking"]["budget_tokens"].as_u64().unwrap_or(0);
         if budget < 1024 {
             return Err(invalid(
@@ -241,8 +249,42 @@ fn validate(headers: &HeaderMap, raw: &[u8]) -> Result<Value, (u16, &'static str
     Ok(body)
 }
 
+/// Counts one token per four bytes of what it was sent, as a recognisable figure.
+async fn count_tokens(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    inner.lock().unwrap().received.push(Received {
+        headers: headers.clone(),
+        body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+        raw: raw.clone(),
+        uri: uri.to_string(),
+    });
+    let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    for refused in ["max_tokens", "stream", "temperature"] {
+        if body.get(refused).is_some() {
+            return error_response(
+                400,
+                "invalid_request_error",
+                &format!("{refused}: Extra inputs are not permitted"),
+                "req_count",
+                vec![],
+            );
+        }
+    }
+    let n = raw.len() / 4;
+    (
+        [("content-type", "application/json")],
+        format!("{{\"input_tokens\":{n}}}"),
+    )
+        .into_response()
+}
+
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
@@ -253,6 +295,8 @@ async fn handle(
         g.received.push(Received {
             headers: headers.clone(),
             body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+            raw: raw.clone(),
+            uri: uri.to_string(),
         });
         let reply = if g.replies.len() > 1 {
             g.replies.pop_front().unwrap()

@@ -17,6 +17,7 @@ mod fallback;
 mod hardening;
 mod ledger;
 mod lifecycle;
+mod messages;
 mod models_health;
 mod outage;
 mod provider_anthropic;

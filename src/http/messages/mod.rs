@@ -251,6 +251,8 @@ fn sse_body(
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut renderer: Option<StreamRenderer> = None;
+        // The upstream spoke Messages: its frames are the stream, ours only the error.
+        let mut native = false;
         let mut out = Vec::with_capacity(512);
         while let Some(event) = events.next().await {
             out.clear();
@@ -259,6 +261,7 @@ fn sse_body(
                 Event::Serving(a) => renderer = Some(StreamRenderer::new(&id, &a.model, input_tokens)),
                 Event::Chunk(c) => match c.native {
                     Some(frame) => {
+                        native = true;
                         if !frame.is_empty() {
                             yield Ok(frame);
                         }
@@ -270,6 +273,7 @@ fn sse_body(
                         }
                     }
                 },
+                Event::End(End::Finished) if native => {}
                 Event::End(End::Finished) => {
                     if let Some(r) = renderer.as_mut() {
                         r.start(&mut out);
