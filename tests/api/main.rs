@@ -10,6 +10,7 @@ mod fake_gemini;
 mod helpers;
 
 mod admin_input;
+mod agents;
 mod auth_admin;
 mod chat;
 mod connections;
