@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod responses;
 pub mod sse;
 
 use std::sync::Arc;

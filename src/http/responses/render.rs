@@ -1,0 +1,1 @@
+//! Canonical (OpenAI chat-shaped) completions and chunks rendered as Responses objects and events.

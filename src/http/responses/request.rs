@@ -1,0 +1,1 @@
+//! Responses API requests: parsing, and translation to the canonical chat request.
