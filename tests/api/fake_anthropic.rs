@@ -186,7 +186,11 @@ fn validate(headers: &HeaderMap, raw: &[u8]) -> Result<Value, (u16, &'static str
     if header("x-api-key") != Some(KEY) {
         return Err((401, "authentication_error", "invalid x-api-key".into()));
     }
-    if header("anthropic-version") != Some("2023-06-01") {
+    // The first version, and the one the newest SDKs send.
+    if !matches!(
+        header("anthropic-version"),
+        Some("2023-06-01" | "2026-10-21")
+    ) {
         return Err((
             400,
             "invalid_request_error",

@@ -335,3 +335,57 @@ async fn official_sdks_see_rate_limits_and_budgets() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn official_anthropic_python_sdk() {
+    use crate::fake_anthropic::{text_events, FakeAnthropic, Reply as AReply};
+    let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") else {
+        eprintln!("skipping: SWITCHYARD_TEST_PYTHON is not set");
+        return;
+    };
+    let claude_json = FakeAnthropic::start(vec![AReply::message(
+        serde_json::json!([{"type": "text", "text": "Olá!"}]),
+        "end_turn",
+    )])
+    .await;
+    let claude_stream =
+        FakeAnthropic::start(vec![AReply::Sse(text_events(&["Hel", "lo"], "end_turn"))]).await;
+    let gpt_json = Fake::start(vec![Reply::simple()]).await;
+    let gpt_stream = Fake::start(vec![Reply::simple_stream()]).await;
+    let gpt_tools = Fake::start(vec![
+        Reply::Json(fixture("openai/tool.json")),
+        Reply::Json(fixture("openai/tool_answer.json")),
+    ])
+    .await;
+    let reg = claude_json.provider("claude-json")
+        + &claude_stream.provider("claude-stream")
+        + &provider("gpt-json", &gpt_json.base_url())
+        + &provider("gpt-stream", &gpt_stream.base_url())
+        + &provider("gpt-tools", &gpt_tools.base_url())
+        + &model("test/claude-json", &[("claude-json", "claude-up")], &[])
+        + &model("test/claude-stream", &[("claude-stream", "claude-up")], &[])
+        + &model("test/gpt-json", &[("gpt-json", "up")], &[])
+        + &model("test/gpt-stream", &[("gpt-stream", "up")], &[])
+        + &model("test/gpt-tools", &[("gpt-tools", "up")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/anthropic_sdk.py"
+    ));
+    cmd.env("SWITCHYARD_BASE_URL", app.url(""));
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("the SDK script runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all SDK checks passed"),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The tool result reached the OpenAI-shaped upstream as a tool message.
+    let sent = gpt_tools.received();
+    assert_eq!(sent[1].body["messages"][2]["role"], "tool");
+    app.stop().await;
+}
