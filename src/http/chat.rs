@@ -55,20 +55,34 @@ async fn admit_and_run(
         chat.stream,
         chat.messages_len,
     );
-    let mut resp = run(state, ctx, chat, plan, meter).await;
+    let call = Call {
+        stream: chat.stream,
+        include_usage: chat.include_usage,
+        req: ExecRequest::chat(chat),
+    };
+    let mut resp = run(state, ctx, call, plan, meter).await;
     add_rate_headers(resp.headers_mut(), &rate);
     Ok(resp)
 }
 
+/// An admitted request for a door that answers in OpenAI's shapes (chat, legacy
+/// completions, embeddings).
+pub struct Call {
+    pub req: ExecRequest,
+    pub stream: bool,
+    /// The client asked for the usage chunk (`stream_options.include_usage`).
+    pub include_usage: bool,
+}
+
 /// Executes an admitted request; the meter records and settles whatever happens.
-async fn run(
+pub async fn run(
     state: &AppState,
     ctx: &RequestContext,
-    chat: ChatRequest,
+    call: Call,
     plan: Plan,
     mut meter: Meter,
 ) -> Response {
-    match execute(state, ctx, chat, plan, &mut meter).await {
+    match execute(state, ctx, call, plan, &mut meter).await {
         Ok(Handled::Json(bytes, dropped)) => {
             meter.finish(Outcome::Success, 200, None);
             let mut resp = (StatusCode::OK, bytes).into_response();
@@ -126,18 +140,17 @@ pub fn pacing(state: &AppState) -> Pacing {
 async fn execute(
     state: &AppState,
     ctx: &RequestContext,
-    chat: ChatRequest,
+    call: Call,
     plan: Plan,
     meter: &mut Meter,
 ) -> Result<Handled, ApiError> {
     let presentation = Presentation {
-        include_usage: chat.include_usage,
+        include_usage: call.include_usage,
         request_id: ctx.id.clone(),
         requested: plan.requested.clone(),
     };
-    let streamed = chat.stream;
-    let req = ExecRequest::chat(chat);
-    if !streamed {
+    let req = call.req;
+    if !call.stream {
         let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
         let mut body = completion.body;
         body.insert("model", &attempt.model);

@@ -96,6 +96,7 @@ impl ApiError {
             ApiError::LogFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Plan(PlanError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Plan(PlanError::WrongKind { .. }) => StatusCode::BAD_REQUEST,
             ApiError::Plan(PlanError::NoEndpoint {
                 by_request: true, ..
             }) => StatusCode::NOT_FOUND,
@@ -199,6 +200,12 @@ impl ApiError {
                     Some("model".into()),
                     Some("model_not_found".into()),
                     Some(json!({ "available_models": suggestions })),
+                ),
+                ApiError::Plan(PlanError::WrongKind { .. }) => (
+                    "invalid_request_error",
+                    Some("model".into()),
+                    Some("wrong_model_kind".into()),
+                    None,
                 ),
                 ApiError::Plan(PlanError::NoEndpoint {
                     reasons,

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod ops;
 pub mod responses;
 pub mod sse;
 
@@ -68,6 +69,8 @@ pub struct RequestContext {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
+        .route("/completions", post(ops::completions))
+        .route("/embeddings", post(ops::embeddings))
         .route("/messages", post(messages::messages))
         .route("/messages/count_tokens", post(messages::count_tokens))
         .route("/models", get(models::list))

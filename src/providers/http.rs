@@ -343,6 +343,47 @@ pub fn sse_data(
         })
 }
 
+/// The SSE frame for one event's data. Anthropic and the Responses API name every event
+/// after its `type`, so the frame is rebuilt byte for byte from the data alone.
+pub fn sse_frame(data: &str) -> Bytes {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: Option<&'a str>,
+    }
+    let kind = serde_json::from_str::<Head<'_>>(data)
+        .ok()
+        .and_then(|h| h.kind)
+        .filter(|k| {
+            k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        });
+    let mut out = Vec::with_capacity(data.len() + 32);
+    if let Some(k) = kind {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod frame_tests {
+    #[test]
+    fn frames_are_rebuilt_from_their_type() {
+        let f = super::sse_frame(r#"{"type":"ping"}"#);
+        assert_eq!(&f[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        let f = super::sse_frame(r#"{"type":"response.output_text.delta"}"#);
+        assert!(f.starts_with(b"event: response.output_text.delta\n"));
+        // A type that could break the frame is not used as an event name.
+        let f = super::sse_frame(r#"{"type":"a\nb"}"#);
+        assert!(f.starts_with(b"data: "));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,12 @@ pub struct AttemptRequest<'a> {
 pub enum Protocol {
     /// Anthropic's Messages API (`POST /v1/messages`).
     AnthropicMessages,
+    /// OpenAI's Responses API (`POST /v1/responses`).
+    OpenAiResponses,
+    /// OpenAI's embeddings (`POST /v1/embeddings`): no canonical form, served only natively.
+    OpenAiEmbeddings,
+    /// OpenAI's legacy text completions (`POST /v1/completions`).
+    OpenAiCompletions,
 }
 
 /// A request as the client sent it, for adapters that speak its protocol: passed through
@@ -303,6 +309,9 @@ struct ChoiceView<'a> {
     message: Option<DeltaView<'a>>,
     #[serde(borrow, default)]
     finish_reason: Option<&'a RawValue>,
+    /// Legacy completions put their output here.
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -344,6 +353,11 @@ impl Chunk {
                 .map_err(|e| ProviderError::Malformed(format!("chunk `choices`: {e}")))?;
             n_choices = choices.len();
             for c in &choices {
+                let text = meaningful(c.text);
+                if text > 0 {
+                    has_output = true;
+                    output_bytes += text;
+                }
                 if let Some(d) = c.delta.as_ref().or(c.message.as_ref()) {
                     let text = meaningful(d.content)
                         + meaningful(d.reasoning)

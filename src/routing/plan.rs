@@ -11,7 +11,7 @@ use crate::config::RoutingSettings;
 use crate::providers::Provider;
 use crate::registry::{Model, Snapshot};
 use crate::types::chat::{DataCollection, ProviderPreferences, SortBy};
-use crate::types::registry::DEFAULT_OUTPUT_TOKENS;
+use crate::types::registry::{ModelKind, DEFAULT_OUTPUT_TOKENS};
 use crate::types::{ChatRequest, Price};
 
 /// What routing needs to know of a request, whatever protocol it came in.
@@ -23,6 +23,8 @@ pub struct RouteRequest<'a> {
     pub provider: &'a ProviderPreferences,
     /// The routable parameters the request sets (for `require_parameters`).
     pub used_parameters: Vec<&'static str>,
+    /// The kind of model the front door serves.
+    pub kind: ModelKind,
 }
 
 impl ChatRequest {
@@ -32,6 +34,7 @@ impl ChatRequest {
             models: &self.models,
             provider: &self.provider,
             used_parameters: self.used_parameters().collect(),
+            kind: ModelKind::Chat,
         }
     }
 }
@@ -79,6 +82,14 @@ pub enum PlanError {
         name: String,
         suggestions: Vec<String>,
     },
+    /// The model is of another kind than the front door serves (a chat model asked for
+    /// embeddings, say).
+    #[error("`{model}` is {} model; this endpoint serves {} models{}", article(.kind.as_str()), .wanted.as_str(), hint(.wanted))]
+    WrongKind {
+        model: String,
+        kind: ModelKind,
+        wanted: ModelKind,
+    },
     /// Every endpoint was excluded; `by_request` when the request's own preferences did it.
     #[error("No endpoint can serve `{model}`: {}", .reasons.join("; "))]
     NoEndpoint {
@@ -86,6 +97,17 @@ pub enum PlanError {
         reasons: Vec<String>,
         by_request: bool,
     },
+}
+
+fn article(kind: &str) -> String {
+    format!("an {kind}").replace("an chat", "a chat")
+}
+
+fn hint(wanted: &ModelKind) -> &'static str {
+    match wanted {
+        ModelKind::Chat => "",
+        ModelKind::Embedding => " (`kind = \"embedding\"` in the registry)",
+    }
 }
 
 fn unknown_model_message(name: &str, suggestions: &[String]) -> String {
@@ -123,6 +145,13 @@ pub fn plan(
                 .map(str::to_owned)
                 .collect(),
         })?;
+        if model.decl.kind != req.kind {
+            return Err(PlanError::WrongKind {
+                model: model.decl.slug.clone(),
+                kind: model.decl.kind,
+                wanted: req.kind,
+            });
+        }
         if !models.iter().any(|m| m.decl.slug == model.decl.slug) {
             models.push(model);
         }
@@ -131,7 +160,7 @@ pub fn plan(
     if req.models.is_empty() {
         if let Some(primary) = models.first().cloned() {
             for f in &primary.decl.fallbacks {
-                if let Some(m) = snap.resolve(f) {
+                if let Some(m) = snap.resolve(f).filter(|m| m.decl.kind == req.kind) {
                     if !models.iter().any(|x| x.decl.slug == m.decl.slug) {
                         models.push(m);
                     }

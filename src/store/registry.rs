@@ -6,7 +6,7 @@
 use super::keys::{bump_version, KeyRow, KEY_COLUMNS};
 use super::{on_conn, on_pool, Store, StoreError, CALL_DEADLINE};
 use crate::types::now_ms;
-use crate::types::registry::{EndpointDecl, ModelDecl, ProviderDecl};
+use crate::types::registry::{EndpointDecl, ModelDecl, ModelKind, ProviderDecl};
 
 /// Everything a registry snapshot is built from.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,7 @@ struct ModelRow {
     supported_parameters: String,
     enabled: bool,
     default_output_tokens: Option<i64>,
+    kind: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -128,7 +129,7 @@ impl Store {
             let providers: Vec<(String, bool)> = sqlx::query_as("SELECT decl, enabled FROM providers ORDER BY id")
                 .fetch_all(&mut *tx).await?;
             let models: Vec<ModelRow> = sqlx::query_as(
-                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, created_at, updated_at \
+                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, kind, created_at, updated_at \
                  FROM models ORDER BY slug")
                 .fetch_all(&mut *tx).await?;
             let endpoints: Vec<EndpointRow> = sqlx::query_as(
@@ -171,6 +172,9 @@ impl Store {
                     fallbacks: Vec::new(),
                     enabled: r.enabled,
                     default_output_tokens: r.default_output_tokens.map(|t| t.max(0) as u64),
+                    kind: ModelKind::parse(&r.kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("model {slug}: unknown kind `{}`", r.kind))
+                    })?,
                     endpoints: Vec::new(),
                 },
                 r.created_at,
@@ -269,14 +273,15 @@ impl Store {
             for m in models {
                 sqlx::query(
                     "INSERT INTO models (slug, name, aliases, context_length, supported_parameters, enabled, origin, created_at, updated_at, \
-                     default_output_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     default_output_tokens, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      ON CONFLICT (slug) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, \
                      context_length = excluded.context_length, supported_parameters = excluded.supported_parameters, \
                      enabled = excluded.enabled, origin = excluded.origin, updated_at = excluded.updated_at, \
-                     default_output_tokens = excluded.default_output_tokens")
+                     default_output_tokens = excluded.default_output_tokens, kind = excluded.kind")
                     .bind(&m.slug).bind(&m.name).bind(json(&m.aliases)).bind(m.context_length.map(|c| c as i64))
                     .bind(json(&m.supported_parameters)).bind(m.enabled).bind(origin.as_str()).bind(now).bind(now)
                     .bind(m.default_output_tokens.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+                    .bind(m.kind.as_str())
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM endpoints WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;
                 for (i, e) in m.endpoints.iter().enumerate() {

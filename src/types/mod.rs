@@ -4,6 +4,7 @@ pub mod chat;
 pub mod json;
 pub mod keys;
 pub mod openai;
+pub mod ops;
 pub mod registry;
 pub mod time;
 pub mod usage;

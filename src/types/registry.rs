@@ -68,6 +68,10 @@ pub struct ProviderDecl {
     /// Ask OpenAI-compatible upstreams for usage in streams (`stream_options.include_usage`).
     #[serde(default = "yes")]
     pub stream_usage: bool,
+    /// An `openai`-kind upstream that also serves OpenAI's Responses API (`/responses`):
+    /// Responses requests pass through to it instead of being translated to chat.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub responses_api: bool,
     /// The provider does not retain prompts (zero data retention).
     #[serde(default)]
     pub zdr: bool,
@@ -223,8 +227,41 @@ pub struct ModelDecl {
     /// limits reserve an upper estimate at admission). Defaults to 4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_output_tokens: Option<u64>,
+    /// What the model does: chat (the default) or embeddings. Each front door serves only
+    /// its own kind.
+    #[serde(default, skip_serializing_if = "ModelKind::is_chat")]
+    pub kind: ModelKind,
     #[serde(default)]
     pub endpoints: Vec<EndpointDecl>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    #[default]
+    Chat,
+    Embedding,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embedding => "embedding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ModelKind> {
+        match s {
+            "chat" => Some(ModelKind::Chat),
+            "embedding" => Some(ModelKind::Embedding),
+            _ => None,
+        }
+    }
+
+    fn is_chat(&self) -> bool {
+        *self == ModelKind::Chat
+    }
 }
 
 /// Why a declaration is unusable; `field` is a dotted path inside the declaration.
@@ -262,6 +299,7 @@ impl ProviderDecl {
             api_version: None,
             enabled: true,
             stream_usage: true,
+            responses_api: false,
             zdr: false,
             collects_data: false,
             request_timeout_secs: None,

@@ -230,9 +230,22 @@ async fn generate(
             g.replies.front().cloned().expect("fake has no reply")
         }
     };
-    let Some((_model, method)) = rest.split_once(':') else {
+    let Some((model, method)) = rest.split_once(':') else {
         return google_error(404, "NOT_FOUND", "no method in the path", None);
     };
+    if method == "batchEmbedContents" {
+        let qualified = format!("models/{model}");
+        let ok = body["requests"].as_array().is_some_and(|r| {
+            !r.is_empty()
+                && r.iter().all(|q| {
+                    q["model"] == qualified.as_str() && q["content"]["parts"][0]["text"].is_string()
+                })
+        });
+        if !ok {
+            return invalid("batchEmbedContents: every request needs `model` (models/{model}) and content.parts[].text");
+        }
+        return respond(reply).await;
+    }
     let streaming = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,

@@ -20,6 +20,7 @@ mod ledger;
 mod lifecycle;
 mod messages;
 mod models_health;
+mod ops;
 mod outage;
 mod provider_anthropic;
 mod provider_azure;

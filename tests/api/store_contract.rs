@@ -75,6 +75,7 @@ async fn store_story() {
         fallbacks: vec![],
         enabled: true,
         default_output_tokens: Some(512),
+        kind: switchyard::types::registry::ModelKind::Embedding,
         endpoints: vec![endpoint("one"), endpoint("two")],
     };
     store

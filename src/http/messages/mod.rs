@@ -25,6 +25,7 @@ use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{NativeBody, NativeRequest, Protocol};
 use crate::routing::{self, Plan, RouteRequest};
 use crate::types::chat::check_model_bounds;
+use crate::types::registry::ModelKind;
 use crate::types::{InvalidRequest, RawObject};
 use render::StreamRenderer;
 use request::MessagesRequest;
@@ -92,6 +93,7 @@ async fn parse_and_plan(
             Ok(c) => c.used_parameters().collect(),
             Err(_) => Vec::new(),
         },
+        kind: ModelKind::Chat,
     };
     let snap = state.registry.snapshot();
     let plan = routing::plan(&snap, &route, &state.settings.routing)

@@ -6,7 +6,6 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue};
-use serde::Deserialize;
 
 use super::convert::{self, ResponseMode};
 use super::stream::Translator;
@@ -106,7 +105,7 @@ impl Anthropic {
             loop {
                 let (frame, result, last) = match events.next().await {
                     Some(Ok(SseData::Data(data))) => {
-                        (Some(frame_of(&data)), translator.step_data(&data), false)
+                        (Some(http::sse_frame(&data)), translator.step_data(&data), false)
                     }
                     Some(Ok(SseData::Done)) => (None, Ok(Vec::new()), false),
                     Some(Err(e)) => (None, translator.end().map_err(|_| e), true),
@@ -164,30 +163,6 @@ fn parse_message(bytes: &[u8]) -> Result<MessageResponse, ProviderError> {
     })
 }
 
-/// The SSE frame for one event's data. Anthropic names every event after its `type`, so
-/// the frame is rebuilt byte for byte from the data alone.
-fn frame_of(data: &str) -> Bytes {
-    #[derive(Deserialize)]
-    struct Head<'a> {
-        #[serde(borrow, rename = "type")]
-        kind: Option<&'a str>,
-    }
-    let kind = serde_json::from_str::<Head<'_>>(data)
-        .ok()
-        .and_then(|h| h.kind)
-        .filter(|k| k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-    let mut out = Vec::with_capacity(data.len() + 32);
-    if let Some(k) = kind {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(k.as_bytes());
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data.as_bytes());
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
-}
-
 /// One native frame with what its translation tells the executor: output, finish, usage.
 fn merged(
     frame: Option<Bytes>,
@@ -234,15 +209,6 @@ fn merge_flags(ours: &str, theirs: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frames_are_rebuilt_from_their_type() {
-        let f = frame_of(r#"{"type":"ping"}"#);
-        assert_eq!(&f[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
-        // A type that could break the frame is not used as an event name.
-        let f = frame_of(r#"{"type":"a\nb"}"#);
-        assert!(f.starts_with(b"data: "));
-    }
 
     #[test]
     fn beta_flags_merge_once() {

@@ -9,6 +9,7 @@
 
 mod capabilities;
 mod convert;
+mod embed;
 mod errors;
 // Shared with the Bedrock adapter, which cannot take image URLs either.
 pub(crate) mod fetch;
@@ -21,7 +22,10 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 
 use super::http::{self, SseData};
-use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use super::{
+    AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
+    ProviderError,
+};
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{ChatRequest, RawObject};
@@ -130,6 +134,19 @@ fn to_chunk(out: &ChunkOut) -> Result<Chunk, ProviderError> {
 
 #[async_trait]
 impl Provider for Gemini {
+    fn speaks(&self, protocol: Protocol) -> bool {
+        protocol == Protocol::OpenAiEmbeddings
+    }
+
+    async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        match req.body.protocol {
+            Protocol::OpenAiEmbeddings => self.embed(req).await,
+            other => Err(ProviderError::Config(format!(
+                "Gemini does not speak {other:?}"
+            ))),
+        }
+    }
+
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let body = self.body(req.chat).await?;
         let resp = self.send(self.url(req.upstream_model, false), body).await?;

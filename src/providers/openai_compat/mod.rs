@@ -9,11 +9,17 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::value::RawValue;
 
+mod native;
+
 use super::http::{self, SseData};
-use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use super::{
+    AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
+    ProviderError,
+};
 use crate::types::json::write_json_string;
 use crate::types::registry::{ProviderDecl, ProviderKind};
 use crate::types::{RawObject, Usage};
+use native::Op;
 
 pub struct OpenAiCompat {
     client: reqwest::Client,
@@ -21,28 +27,31 @@ pub struct OpenAiCompat {
     target: Target,
     headers: HeaderMap,
     stream_usage: bool,
+    /// The upstream serves `/responses` too: Responses requests pass through.
+    responses_api: bool,
 }
 
 /// Where requests go.
 enum Target {
-    /// One URL for every model (OpenAI, its clones, Azure's v1 API), parsed once.
-    Fixed(reqwest::Url),
+    /// One base for every model (OpenAI, its clones, Azure's v1 API), with the chat URL parsed
+    /// once for the hot path.
+    Fixed { chat: reqwest::Url, base: String },
     /// Azure's classic URL: the deployment (the endpoint's upstream model) is in the path.
     AzureDeployment { base: String, api_version: String },
 }
 
 impl Target {
-    fn url(&self, upstream_model: &str) -> Result<reqwest::Url, ProviderError> {
-        match self {
-            Target::Fixed(url) => Ok(url.clone()),
-            Target::AzureDeployment { base, api_version } => {
-                let url = format!(
-                    "{base}/openai/deployments/{upstream_model}/chat/completions?api-version={api_version}"
-                );
-                reqwest::Url::parse(&url)
-                    .map_err(|e| http::config_error(format!("invalid deployment URL {url}: {e}")))
-            }
-        }
+    fn url(&self, upstream_model: &str, op: Op) -> Result<reqwest::Url, ProviderError> {
+        let url = match (self, op) {
+            (Target::Fixed { chat, .. }, Op::Chat) => return Ok(chat.clone()),
+            (Target::Fixed { base, .. }, op) => format!("{base}/{}", op.path()),
+            (Target::AzureDeployment { base, api_version }, op) => format!(
+                "{base}/openai/deployments/{upstream_model}/{}?api-version={api_version}",
+                op.path()
+            ),
+        };
+        reqwest::Url::parse(&url)
+            .map_err(|e| http::config_error(format!("invalid upstream URL {url}: {e}")))
     }
 }
 
@@ -79,9 +88,10 @@ impl OpenAiCompat {
             headers.insert(name, v);
         }
         http::declared_headers(decl, &mut headers)?;
-        let fixed = |url: String| {
+        let fixed = |base: String| {
+            let url = format!("{base}/chat/completions");
             reqwest::Url::parse(&url)
-                .map(Target::Fixed)
+                .map(|chat| Target::Fixed { chat, base })
                 .map_err(|e| format!("`{url}` is not a valid URL: {e}"))
         };
         let target = match (azure, &decl.api_version) {
@@ -89,11 +99,9 @@ impl OpenAiCompat {
                 base: base.to_owned(),
                 api_version: v.clone(),
             },
-            (true, None) if base.ends_with("/openai/v1") => {
-                fixed(format!("{base}/chat/completions"))?
-            }
-            (true, None) => fixed(format!("{base}/openai/v1/chat/completions"))?,
-            (false, _) => fixed(format!("{base}/chat/completions"))?,
+            (true, None) if base.ends_with("/openai/v1") => fixed(base.to_owned())?,
+            (true, None) => fixed(format!("{base}/openai/v1"))?,
+            (false, _) => fixed(base.to_owned())?,
         };
         Ok(OpenAiCompat {
             client,
@@ -101,35 +109,20 @@ impl OpenAiCompat {
             target,
             headers,
             stream_usage: decl.stream_usage,
+            responses_api: decl.responses_api,
         })
     }
 
     /// The upstream body: the client's fields with `model` set (and stream usage asked for).
     fn body(&self, req: &AttemptRequest<'_>, stream: bool) -> Vec<u8> {
         let chat = req.chat;
-        let mut out = Vec::with_capacity(64 + chat.messages_len * 2);
-        out.extend_from_slice(b"{\"model\":");
-        write_json_string(&mut out, req.upstream_model);
         let want_usage = stream && self.stream_usage && !chat.include_usage;
-        for key in chat.body.keys() {
-            if want_usage && key == "stream_options" {
-                continue;
-            }
-            if let Some(v) = chat.body.get(key) {
-                out.push(b',');
-                write_json_string(&mut out, key);
-                out.push(b':');
-                out.extend_from_slice(v.get().as_bytes());
-            }
-        }
-        if want_usage {
-            out.extend_from_slice(b",\"stream_options\":");
-            out.extend_from_slice(
-                stream_options_with_usage(chat.body.get("stream_options")).as_bytes(),
-            );
-        }
-        out.push(b'}');
-        out
+        forward_body(
+            &chat.body,
+            req.upstream_model,
+            want_usage,
+            chat.messages_len,
+        )
     }
 
     async fn send(
@@ -137,9 +130,18 @@ impl OpenAiCompat {
         upstream_model: &str,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
+        self.send_op(upstream_model, Op::Chat, body).await
+    }
+
+    async fn send_op(
+        &self,
+        upstream_model: &str,
+        op: Op,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let resp = self
             .client
-            .post(self.target.url(upstream_model)?)
+            .post(self.target.url(upstream_model, op)?)
             .headers(self.headers.clone())
             .body(body)
             .send()
@@ -150,6 +152,32 @@ impl OpenAiCompat {
         }
         Ok(resp)
     }
+}
+
+/// The client's fields with `model` first and set to the upstream's, and — when
+/// `want_usage` — `stream_options.include_usage` added, other options kept. Values are
+/// copied as raw JSON, never re-serialised.
+fn forward_body(body: &RawObject, upstream_model: &str, want_usage: bool, hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + hint * 2);
+    out.extend_from_slice(b"{\"model\":");
+    write_json_string(&mut out, upstream_model);
+    for key in body.keys() {
+        if key == "model" || want_usage && key == "stream_options" {
+            continue;
+        }
+        if let Some(v) = body.get(key) {
+            out.push(b',');
+            write_json_string(&mut out, key);
+            out.push(b':');
+            out.extend_from_slice(v.get().as_bytes());
+        }
+    }
+    if want_usage {
+        out.extend_from_slice(b",\"stream_options\":");
+        out.extend_from_slice(stream_options_with_usage(body.get("stream_options")).as_bytes());
+    }
+    out.push(b'}');
+    out
 }
 
 /// The client's `stream_options` with `include_usage: true` added, other options kept.
@@ -209,6 +237,18 @@ impl Provider for OpenAiCompat {
             });
         Ok(Box::pin(chunks))
     }
+
+    fn speaks(&self, protocol: Protocol) -> bool {
+        self.speaks_native(protocol)
+    }
+
+    async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        self.native_complete(req).await
+    }
+
+    async fn stream_native(&self, req: NativeRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        self.native_stream(req).await
+    }
 }
 
 /// Parses one stream event; `None` for chunks that carry nothing for the client (Azure opens
@@ -264,7 +304,7 @@ mod tests {
         .unwrap();
         let a = adapter(true);
         assert_eq!(
-            a.target.url("m").unwrap().as_str(),
+            a.target.url("m", Op::Chat).unwrap().as_str(),
             "http://localhost:1/v1/chat/completions"
         );
         let req = AttemptRequest {
