@@ -19,6 +19,13 @@ pub fn request(data: &[u8]) {
         let _ = chat.check_bounds(Default::default());
         let _ = chat.used_parameters().count();
     }
+    // The other front doors' parsers and translators.
+    if let Ok(m) = crate::http::messages::request::MessagesRequest::parse(data) {
+        let _ = m.to_chat();
+        let _ = m.estimate_input_tokens();
+    }
+    let _ = crate::types::ops::OpRequest::embeddings(data).map(|r| r.texts());
+    let _ = crate::types::ops::OpRequest::completions(data);
 }
 
 /// Upstream SSE bodies through each adapter's stream handling.
@@ -27,6 +34,18 @@ pub fn streams(data: &[u8]) {
     crate::providers::openai_compat::fuzz_stream(&text);
     crate::providers::anthropic::fuzz_stream(&text, data.first().is_some_and(|b| b & 1 == 1));
     crate::providers::gemini::fuzz_stream(&text);
+    crate::providers::openai_compat::fuzz_responses_stream(&text);
+    // Chunks from OpenAI-compatible upstreams reach the Messages renderer as they came.
+    let mut renderer = crate::http::messages::render::StreamRenderer::new("msg_f", "m", 1);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let data = line.strip_prefix("data:").map_or(line, str::trim_start);
+        if let Ok(obj) = RawObject::parse(data.as_bytes()) {
+            renderer.chunk(&obj, &mut out);
+            let _ = crate::http::messages::render::message(&obj, "msg_f", "m");
+        }
+    }
+    renderer.finish(&mut out);
 }
 
 /// A Bedrock binary event stream, split at a point the input chooses.

@@ -281,6 +281,15 @@ pub fn fuzz_stream(text: &str) {
     }
 }
 
+/// Fuzzing entry point: an SSE body's data lines read as Responses events.
+#[doc(hidden)]
+pub fn fuzz_responses_stream(text: &str) {
+    for line in text.lines() {
+        let data = line.strip_prefix("data:").map_or(line, str::trim_start);
+        let _ = native::responses_event(data);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
