@@ -517,3 +517,48 @@ impl ApiError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_by_path() {
+        for p in [
+            "/v1/messages",
+            "/api/v1/messages",
+            "/v1/messages/count_tokens",
+        ] {
+            assert_eq!(Dialect::of_path(p), Dialect::Anthropic, "{p}");
+        }
+        for p in [
+            "/v1/chat/completions",
+            "/v1/responses",
+            "/v1/messagesx",
+            "/admin/keys",
+        ] {
+            assert_eq!(Dialect::of_path(p), Dialect::OpenAi, "{p}");
+        }
+    }
+
+    #[test]
+    fn overloaded_upstreams_are_529_for_anthropic_clients_only() {
+        let failure = |status| Failure {
+            model: "m".into(),
+            provider: "p".into(),
+            error: ProviderError::Status {
+                status,
+                message: "Overloaded".into(),
+                error_type: None,
+                code: None,
+                param: None,
+                retry_after: None,
+            },
+        };
+        let all = || ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(529)]));
+        assert_eq!(all().respond(Dialect::Anthropic).status(), 529);
+        assert_eq!(all().respond(Dialect::OpenAi).status(), 502);
+        let mixed = ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(500)]));
+        assert_eq!(mixed.respond(Dialect::Anthropic).status(), 502);
+    }
+}

@@ -137,12 +137,13 @@ async fn not_found(req: Request) -> ApiError {
     ))
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
+async fn method_not_allowed(req: Request) -> Response {
     ApiError::MethodNotAllowed(format!(
         "Method {} is not allowed on {}",
         req.method(),
         req.uri().path()
     ))
+    .respond(error::Dialect::of_path(req.uri().path()))
 }
 
 /// Reads a body up to `limit` bytes; larger ones are a 413 before they are buffered (and a
