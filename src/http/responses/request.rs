@@ -1,1 +1,0 @@
-//! Responses API requests: parsing, and translation to the canonical chat request.
