@@ -1,1 +1,0 @@
-//! Canonical (OpenAI chat-shaped) completions and chunks rendered as Responses objects and events.
