@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/completions", post(ops::completions))
         .route("/embeddings", post(ops::embeddings))
         .route("/messages", post(messages::messages))
+        .route("/responses", post(responses::responses))
         .route("/messages/count_tokens", post(messages::count_tokens))
         .route("/models", get(models::list))
         .route("/models/{*slug}", get(models::get_one))

@@ -113,6 +113,12 @@ async fn check_records(app: &TestApp, n: usize) {
 }
 
 fn bash_call_chunks() -> Vec<String> {
+    let args = json!({"command": format!("echo {MARK}"), "description": "Print the marker"});
+    tool_call_chunks("Bash", "call_bash_1", &args.to_string())
+}
+
+/// A chat stream that calls one tool, its arguments split in two fragments.
+fn tool_call_chunks(name: &str, id: &str, args: &str) -> Vec<String> {
     let chunk = |delta: Value, finish: Value| {
         format!(
             "data: {}",
@@ -120,13 +126,11 @@ fn bash_call_chunks() -> Vec<String> {
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
         )
     };
-    let args =
-        json!({"command": format!("echo {MARK}"), "description": "Print the marker"}).to_string();
     let (head, tail) = args.split_at(args.len() / 2);
     vec![
         chunk(json!({"role": "assistant", "content": null}), Value::Null),
         chunk(
-            json!({"tool_calls": [{"index": 0, "id": "call_bash_1", "type": "function", "function": {"name": "Bash", "arguments": head}}]}),
+            json!({"tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": head}}]}),
             Value::Null,
         ),
         chunk(
@@ -274,6 +278,202 @@ async fn claude_code_passes_through_to_anthropic_with_everything_it_sent() {
         .expect("a tool_result block");
     assert_eq!(result_block["tool_use_id"], "toolu_bash_1");
     assert!(result_block.to_string().contains(MARK));
+    check_records(&app, 2).await;
+    app.stop().await;
+}
+
+fn codex() -> Option<String> {
+    match std::env::var("SWITCHYARD_TEST_CODEX") {
+        Ok(p) => Some(p),
+        Err(_) => {
+            eprintln!("skipping: SWITCHYARD_TEST_CODEX is not set");
+            None
+        }
+    }
+}
+
+/// Runs `codex exec` against the gateway with a custom provider speaking the Responses API,
+/// offline (no analytics, no plugin sync) and without retries (a refused request fails the
+/// run instead of being retried). Returns its last message.
+async fn run_codex(bin: String, app: &TestApp, model: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, work) = (dir.path().join("codex-home"), dir.path().join("work"));
+    for d in [&home, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let config = format!(
+        "model = \"{model}\"\nmodel_provider = \"sy\"\napproval_policy = \"never\"\n\
+         sandbox_mode = \"danger-full-access\"\n\n[model_providers.sy]\nname = \"Switchyard\"\n\
+         base_url = \"{}\"\nenv_key = \"SY_KEY\"\nwire_api = \"responses\"\n\
+         request_max_retries = 0\nstream_max_retries = 0\n\n[analytics]\nenabled = false\n\n\
+         [features]\nplugins = false\n",
+        app.url("/v1")
+    );
+    std::fs::write(home.join("config.toml"), config).unwrap();
+    let last = dir.path().join("last.txt");
+    let mut cmd = Command::new(bin);
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("CODEX_HOME", &home)
+        .env("SY_KEY", "sk-switchyard-test")
+        .stdin(std::process::Stdio::null())
+        .arg("exec")
+        .arg("--skip-git-repo-check")
+        .arg("--json")
+        .arg("-C")
+        .arg(&work)
+        .arg("-o")
+        .arg(&last)
+        .arg(format!("Run `echo {MARK}` and report what it printed."));
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || cmd.output()),
+    )
+    .await
+    .expect("codex finishes within two minutes")
+    .unwrap()
+    .expect("codex runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "codex failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("\"command_execution\"") && stdout.contains(MARK),
+        "the shell tool ran: {stdout}"
+    );
+    std::fs::read_to_string(last).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn codex_runs_a_shell_tool_through_responses_translated_to_chat() {
+    let Some(bin) = codex() else { return };
+    let args = json!({"cmd": format!("echo {MARK}")}).to_string();
+    let fake = Fake::start(vec![
+        sse(tool_call_chunks("exec_command", "call_exec_1", &args)),
+        sse(text_stream(&["done: ", MARK])),
+    ])
+    .await;
+    let app = TestApp::spawn(
+        &(provider("oai", &fake.base_url()) + &model("test/codex", &[("oai", "gpt-up")], &[])),
+    )
+    .await;
+    let last = run_codex(bin, &app, "test/codex").await;
+    assert_eq!(last, format!("done: {MARK}"));
+
+    let got = fake.received();
+    assert_eq!(got.len(), 2, "one request per turn, none retried");
+    assert!(got[0].path.ends_with("/chat/completions"));
+    let tools: Vec<&str> = got[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(tools.contains(&"exec_command"), "{tools:?}");
+    let tool_msg = got[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("the command's output went back as a tool message");
+    assert_eq!(tool_msg["tool_call_id"], "call_exec_1");
+    assert!(tool_msg["content"].as_str().unwrap().contains(MARK));
+    check_records(&app, 2).await;
+    app.stop().await;
+}
+
+/// A Responses stream (named events with sequence numbers) for one output item: `item` as
+/// added, the deltas, then `done` as completed.
+fn responses_stream(item: Value, delta_events: Vec<Value>, done: Value) -> Vec<String> {
+    let mut seq = 0;
+    let mut ev = |mut v: Value| {
+        v["sequence_number"] = json!(seq);
+        seq += 1;
+        format!("event: {}\ndata: {v}", v["type"].as_str().unwrap())
+    };
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": "resp_up", "object": "response", "created_at": 1, "status": status, "model": "gpt-up",
+            "output": output, "usage": usage, "error": null, "incomplete_details": null})
+    };
+    let mut out = vec![
+        ev(
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+        ),
+        ev(
+            json!({"type": "response.in_progress", "response": response("in_progress", json!([]), Value::Null)}),
+        ),
+        ev(json!({"type": "response.output_item.added", "output_index": 0, "item": item})),
+    ];
+    for d in delta_events {
+        out.push(ev(d));
+    }
+    out.push(ev(
+        json!({"type": "response.output_item.done", "output_index": 0, "item": done.clone()}),
+    ));
+    out.push(ev(json!({"type": "response.completed", "response": response("completed", json!([done]),
+        json!({"input_tokens": 900, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 20,
+               "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 920}))})));
+    out
+}
+
+#[tokio::test]
+async fn codex_passes_through_to_a_responses_upstream() {
+    let Some(bin) = codex() else { return };
+    let args = json!({"cmd": format!("echo {MARK}")}).to_string();
+    let call = responses_stream(
+        json!({"type": "function_call", "id": "fc_1", "call_id": "call_exec_1", "name": "exec_command", "arguments": "", "status": "in_progress"}),
+        vec![
+            json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 0, "delta": args}),
+            json!({"type": "response.function_call_arguments.done", "item_id": "fc_1", "output_index": 0, "arguments": args}),
+        ],
+        json!({"type": "function_call", "id": "fc_1", "call_id": "call_exec_1", "name": "exec_command", "arguments": args, "status": "completed"}),
+    );
+    let text = format!("done: {MARK}");
+    let answer = responses_stream(
+        json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress", "content": []}),
+        vec![
+            json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+            json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": text, "logprobs": []}),
+            json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
+            json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}}),
+        ],
+        json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+    );
+    let fake = Fake::start(vec![sse(call), sse(answer)]).await;
+    let reg = provider("oai", &fake.base_url()).replace(
+        "kind = \"openai\"\n",
+        "kind = \"openai\"\nresponses_api = true\n",
+    ) + &model("test/codex", &[("oai", "gpt-up")], &[]);
+    let app = TestApp::spawn(&reg).await;
+    let last = run_codex(bin, &app, "test/codex").await;
+    assert_eq!(last, text);
+
+    let got = fake.received();
+    assert_eq!(got.len(), 2, "one request per turn, none retried");
+    assert!(got[0].path.ends_with("/responses"), "{}", got[0].path);
+    let first = &got[0].body;
+    assert_eq!(first["model"], "gpt-up");
+    assert_eq!(first["store"], false);
+    assert_eq!(first["include"], json!(["reasoning.encrypted_content"]));
+    assert!(first["prompt_cache_key"].is_string());
+    assert!(first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "exec_command"));
+    let output = got[1].body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "function_call_output")
+        .expect("the command's output went back as a function_call_output");
+    assert_eq!(output["call_id"], "call_exec_1");
+    assert!(output["output"].as_str().unwrap().contains(MARK));
     check_records(&app, 2).await;
     app.stop().await;
 }

@@ -389,3 +389,96 @@ async fn official_anthropic_python_sdk() {
     assert_eq!(sent[1].body["messages"][2]["role"], "tool");
     app.stop().await;
 }
+
+/// Fakes for the Responses SDK scripts: JSON, stream, a tool round trip, json_schema.
+async fn responses_app() -> TestApp {
+    let mut schema_answer: serde_json::Value =
+        serde_json::from_str(&fixture("openai/simple.json")).unwrap();
+    schema_answer["choices"][0]["message"]["content"] =
+        r#"{"city":"Florence","country":"Italy"}"#.into();
+    let json = Fake::start(vec![Reply::simple()]).await;
+    let stream = Fake::start(vec![Reply::simple_stream()]).await;
+    let tools = Fake::start(vec![
+        Reply::Json(fixture("openai/tool.json")),
+        Reply::Json(fixture("openai/tool_answer.json")),
+    ])
+    .await;
+    let schema = Fake::start(vec![Reply::Json(schema_answer.to_string())]).await;
+    // The SDK sends `encoding_format: base64` unless told otherwise: answer each as asked.
+    let floats = [0.1f32, -0.2, 0.3];
+    let b64 = |v: &[f32]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .encode(v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>())
+    };
+    let embed = Fake::start(vec![
+        Reply::Json(
+            serde_json::json!({"object": "list", "model": "emb-up",
+            "data": [{"object": "embedding", "index": 0, "embedding": b64(&floats)},
+                     {"object": "embedding", "index": 1, "embedding": b64(&[0.4, 0.5, -0.6])}],
+            "usage": {"prompt_tokens": 8, "total_tokens": 8}})
+            .to_string(),
+        ),
+        Reply::Json(
+            serde_json::json!({"object": "list", "model": "emb-up",
+            "data": [{"object": "embedding", "index": 0, "embedding": b64(&floats)}],
+            "usage": {"prompt_tokens": 2, "total_tokens": 2}})
+            .to_string(),
+        ),
+    ])
+    .await;
+    let instruct = Fake::start(vec![Reply::Json(serde_json::json!({"id": "cmpl-1", "object": "text_completion",
+        "created": 1, "model": "up", "choices": [{"text": " upon a time", "index": 0, "logprobs": null, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}}).to_string())])
+    .await;
+    let reg = provider("embed", &embed.base_url())
+        + &provider("instruct", &instruct.base_url())
+        + &model("test/embed", &[("embed", "emb-up")], &[]).replacen(
+            "[[models]]\n",
+            "[[models]]\nkind = \"embedding\"\n",
+            1,
+        )
+        + &model("test/instruct", &[("instruct", "up")], &[])
+        + &provider("json", &json.base_url())
+        + &provider("stream", &stream.base_url())
+        + &provider("tools", &tools.base_url())
+        + &provider("schema", &schema.base_url())
+        + &model("test/json", &[("json", "up")], &[])
+        + &model("test/stream", &[("stream", "up")], &[])
+        + &model("test/tools", &[("tools", "up")], &[])
+        + &model("test/schema", &[("schema", "up")], &[]);
+    TestApp::spawn(&reg).await
+}
+
+#[tokio::test]
+async fn official_python_sdk_responses() {
+    let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") else {
+        eprintln!("skipping: SWITCHYARD_TEST_PYTHON is not set");
+        return;
+    };
+    let app = responses_app().await;
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/responses_sdk.py"
+    ));
+    run_script(cmd, &app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn official_node_sdk_responses() {
+    let Ok(modules) = std::env::var("SWITCHYARD_TEST_NODE_MODULES") else {
+        eprintln!("skipping: SWITCHYARD_TEST_NODE_MODULES is not set");
+        return;
+    };
+    let app = responses_app().await;
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/sdk/responses_sdk.cjs"
+    ))
+    .env("NODE_PATH", modules);
+    run_script(cmd, &app).await;
+    app.stop().await;
+}

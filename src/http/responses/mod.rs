@@ -1,6 +1,273 @@
-//! `POST /v1/responses`: OpenAI's Responses API as a front door (stateless, as
-//! OpenRouter's). `request` parses it and translates it to the canonical chat request;
-//! `render` turns canonical completions, chunks and errors into Responses shapes.
+//! `POST /v1/responses`: OpenAI's Responses API as a front door, stateless as OpenRouter's.
+//! `request` parses it and translates it to the canonical chat request; `render` turns
+//! canonical completions and chunks into Responses objects and events. Providers that
+//! declare `responses_api = true` get the client's body with only `model` replaced, and their
+//! answer is forwarded as it came. Errors are OpenAI's shape, as on every `/v1` door.
 
 pub mod render;
 pub mod request;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+
+use super::chat::{add_dropped, pacing, sse_response};
+use super::error::ApiError;
+use super::{add_rate_headers, admit, AppState, RequestContext};
+use crate::exec::stream::{self, End, Event, Events};
+use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
+use crate::providers::{NativeBody, Protocol};
+use crate::routing::{self, Attempt, RouteRequest};
+use crate::types::chat::check_model_bounds;
+use crate::types::registry::ModelKind;
+use crate::types::{now_ms, RawObject};
+use render::{Echo, StreamRenderer};
+use request::ResponsesRequest;
+
+/// Request fields a Responses object echoes back.
+const ECHOED: &[&str] = &[
+    "instructions",
+    "max_output_tokens",
+    "metadata",
+    "parallel_tool_calls",
+    "reasoning",
+    "temperature",
+    "text",
+    "tool_choice",
+    "tools",
+    "top_p",
+    "truncation",
+    "user",
+];
+
+pub async fn responses(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match admit_and_run(&state, &ctx, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn admit_and_run(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = admit::authenticate(state, headers).await?;
+    let bytes = admit::body(state, body).await?;
+    let r = ResponsesRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    drop(bytes);
+    check_model_bounds(r.model.as_deref(), &r.models, state.settings.request_bounds)
+        .map_err(|e| admit::refused(state, e.into()))?;
+    let (chat, translation_dropped) = match r.to_chat() {
+        Ok((chat, dropped)) => (Ok(chat), dropped),
+        // Only a provider that speaks Responses can serve it; the others fail with this.
+        Err(e) => (Err(e), Vec::new()),
+    };
+    let route = RouteRequest {
+        model: r.model.as_deref(),
+        models: &r.models,
+        provider: &r.provider,
+        used_parameters: match &chat {
+            Ok(c) => c.used_parameters().collect(),
+            Err(_) => Vec::new(),
+        },
+        kind: ModelKind::Chat,
+    };
+    let snap = state.registry.snapshot();
+    let mut plan = routing::plan(&snap, &route, &state.settings.routing)
+        .map_err(|e| admit::refused(state, e.into()))?;
+    drop(snap);
+    let (prompt_bytes, max_output) = (r.prompt_bytes, r.max_output_tokens);
+    let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut plan, |p| {
+        admit::estimate(p, prompt_bytes, max_output)
+    })
+    .await?;
+    meter.set_request(
+        r.model.clone().or_else(|| r.models.first().cloned()),
+        r.stream,
+        prompt_bytes,
+    );
+    let mut echoed = RawObject::new();
+    for key in ECHOED {
+        if let Some(v) = r.body.get(key) {
+            echoed.insert_raw(key, v.to_owned());
+        }
+    }
+    let stream = r.stream;
+    let req = ExecRequest {
+        chat,
+        native: Some(NativeBody {
+            protocol: Protocol::OpenAiResponses,
+            body: r.body,
+            headers: Vec::new(),
+            stream,
+        }),
+    };
+    let door = Door {
+        id: format!(
+            "resp_{}",
+            ctx.id.trim_start_matches("gen-").replace('-', "")
+        ),
+        created_at: now_ms() / 1000,
+        echoed,
+        translation_dropped,
+    };
+    let mut resp = match run(state, door, req, stream, plan, &mut meter).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            meter.fail(e.status().as_u16(), e.body().message);
+            e.into_response()
+        }
+    };
+    add_rate_headers(resp.headers_mut(), &rate);
+    Ok(resp)
+}
+
+/// What this door knows of the response it is building.
+struct Door {
+    id: String,
+    created_at: i64,
+    /// The request's fields a response object echoes.
+    echoed: RawObject,
+    translation_dropped: Vec<&'static str>,
+}
+
+impl Door {
+    fn echo(&self, attempt_model: &str) -> Echo {
+        Echo {
+            model: attempt_model.to_owned(),
+            fields: self.echoed.clone(),
+        }
+    }
+
+    fn dropped(&self, req: &ExecRequest, attempt: &Attempt) -> Vec<&'static str> {
+        if attempt.adapter.speaks(Protocol::OpenAiResponses) {
+            return Vec::new();
+        }
+        let mut d = self.translation_dropped.clone();
+        d.extend(req.dropped_params(attempt));
+        d.sort_unstable();
+        d.dedup();
+        d
+    }
+}
+
+fn status_of(e: &ExecError) -> (u16, String) {
+    let e = ApiError::Exec(e.clone());
+    (e.status().as_u16(), e.body().message)
+}
+
+async fn run(
+    state: &AppState,
+    door: Door,
+    req: ExecRequest,
+    streamed: bool,
+    plan: routing::Plan,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
+    if !streamed {
+        let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
+        let body = match completion.native {
+            Some(native) => native.to_vec(),
+            None => render::response(
+                &completion.body,
+                &door.id,
+                door.created_at,
+                &door.echo(&attempt.model),
+            )
+            .map_err(|e| ApiError::Internal(format!("could not render the response: {e}")))?,
+        };
+        let dropped = door.dropped(&req, &attempt);
+        meter.take().finish(Outcome::Success, 200, None);
+        let mut resp = (StatusCode::OK, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        add_dropped(&mut resp, &dropped);
+        return Ok(resp);
+    }
+    let req = Arc::new(req);
+    match stream::open(plan, req.clone(), meter.take(), pacing(state), status_of).await {
+        Ok(opened) => {
+            let dropped = if opened.dropped.is_empty() && door.translation_dropped.is_empty() {
+                Vec::new()
+            } else {
+                let mut d = door.translation_dropped.clone();
+                d.extend(opened.dropped);
+                d.sort_unstable();
+                d.dedup();
+                d
+            };
+            let mut resp = sse_response(Body::from_stream(sse_body(opened.events, door)));
+            add_dropped(&mut resp, &dropped);
+            Ok(resp)
+        }
+        Err((m, e)) => {
+            *meter = m;
+            Err(e.into())
+        }
+    }
+}
+
+/// The Responses stream: native events as they came, translated chunks rendered, keep-alives
+/// as SSE comments.
+fn sse_body(
+    mut events: Events,
+    door: Door,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    async_stream::stream! {
+        let mut renderer: Option<StreamRenderer> = None;
+        let mut native = false;
+        let mut out = Vec::with_capacity(512);
+        while let Some(event) = events.next().await {
+            out.clear();
+            match event {
+                Event::KeepAlive => out.extend_from_slice(super::sse::KEEPALIVE),
+                Event::Serving(a) => {
+                    renderer = Some(StreamRenderer::new(&door.id, door.created_at, door.echo(&a.model)));
+                }
+                Event::Chunk(c) => match c.native {
+                    Some(frame) => {
+                        native = true;
+                        if !frame.is_empty() {
+                            yield Ok(frame);
+                        }
+                        continue;
+                    }
+                    None => {
+                        if let Some(r) = renderer.as_mut() {
+                            r.chunk(&c.body, &mut out);
+                        }
+                    }
+                },
+                Event::End(End::Finished) if native => {}
+                Event::End(End::Finished) => {
+                    if let Some(r) = renderer.as_mut() {
+                        r.start(&mut out);
+                        r.finish(&mut out);
+                    }
+                }
+                Event::End(End::Failed(f)) => match renderer.as_mut() {
+                    Some(r) if !native => r.error(f.status, &f.message, &mut out),
+                    _ => render::error_event(f.status, &f.message, &mut out),
+                },
+            }
+            if !out.is_empty() {
+                yield Ok(Bytes::copy_from_slice(&out));
+            }
+        }
+    }
+}
