@@ -41,10 +41,13 @@ impl ExecRequest {
     /// The native form when this attempt's adapter speaks it.
     fn native_for<'a>(&'a self, attempt: &'a Attempt) -> Option<NativeRequest<'a>> {
         let n = self.native.as_ref()?;
-        attempt.adapter.speaks(n.protocol).then_some(NativeRequest {
-            body: n,
-            upstream_model: &attempt.upstream_model,
-        })
+        attempt
+            .adapter
+            .speaks(n.protocol, &attempt.upstream_model)
+            .then_some(NativeRequest {
+                body: n,
+                upstream_model: &attempt.upstream_model,
+            })
     }
 
     fn canonical<'a>(&'a self, attempt: &'a Attempt) -> Result<AttemptRequest<'a>, ProviderError> {

@@ -176,9 +176,10 @@ pub trait Provider: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Whether this adapter passes requests of `protocol` through natively
-    /// (`complete_native`/`stream_native`); the others get the canonical request.
-    fn speaks(&self, _protocol: Protocol) -> bool {
+    /// Whether this adapter passes requests of `protocol` through natively for this
+    /// upstream model (`complete_native`/`stream_native`); the others get the canonical
+    /// request. Bedrock, say, speaks Messages for Claude models only.
+    fn speaks(&self, _protocol: Protocol, _upstream_model: &str) -> bool {
         false
     }
 

@@ -111,8 +111,8 @@ impl Provider for Redacting {
         self.inner.dropped_params(req)
     }
 
-    fn speaks(&self, protocol: Protocol) -> bool {
-        self.inner.speaks(protocol)
+    fn speaks(&self, protocol: Protocol, upstream_model: &str) -> bool {
+        self.inner.speaks(protocol, upstream_model)
     }
 
     async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {

@@ -405,6 +405,40 @@ fn validate(body: &Value) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// InvokeModel with a Claude model takes Anthropic's body with Bedrock's version, and
+/// neither `model` nor `stream` (the path says both).
+fn validate_invoke(body: &Value) -> Result<(), (u16, &'static str, String)> {
+    let invalid = |m: &str| (400, "ValidationException", m.to_owned());
+    if body["anthropic_version"] != "bedrock-2023-05-31" {
+        return Err(invalid("anthropic_version: must be bedrock-2023-05-31"));
+    }
+    for extra in ["model", "stream"] {
+        if body.get(extra).is_some() {
+            return Err(invalid(&format!(
+                "#: extraneous key [{extra}] is not permitted"
+            )));
+        }
+    }
+    if !body["max_tokens"].is_u64() || body["messages"].as_array().is_none_or(|m| m.is_empty()) {
+        return Err(invalid(
+            "#: required key [max_tokens] or [messages] not found",
+        ));
+    }
+    Ok(())
+}
+
+/// An InvokeModelWithResponseStream body: each Anthropic event in a `chunk` message.
+pub fn invoke_chunks(events: &[Value]) -> Vec<Frame> {
+    use base64::Engine;
+    events
+        .iter()
+        .map(|e| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(e.to_string());
+            Frame::Event("chunk", json!({ "bytes": b64 }))
+        })
+        .collect()
+}
+
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path((_model, op)): Path<(String, String)>,
@@ -447,6 +481,8 @@ async fn handle(
     .and_then(|_| {
         if body.is_null() {
             Err((400, "SerializationException", "body is not JSON".into()))
+        } else if op.starts_with("invoke") {
+            validate_invoke(&body)
         } else {
             validate(&body)
         }
@@ -455,8 +491,8 @@ async fn handle(
         return error_response(status, class, &message, &request_id, vec![]);
     }
     let stream = match op.as_str() {
-        "converse" => false,
-        "converse-stream" => true,
+        "converse" | "invoke" => false,
+        "converse-stream" | "invoke-with-response-stream" => true,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let mismatch = |what: &str| {

@@ -1,5 +1,7 @@
 //! Every inbound protocol against every upstream kind: chat, Messages and Responses, each
 //! JSON and streamed, served by OpenAI-compatible, Anthropic, Gemini and Bedrock fakes.
+//! (Bedrock serves a non-Claude model here, so every door goes through Converse; Claude on
+//! Bedrock passes Messages through natively, see `messages`.)
 //! What is checked is what a client of that door needs: a 200 in the door's shape, the text,
 //! and the door's own end of stream.
 
@@ -59,14 +61,10 @@ async fn registry() -> (String, Vec<Box<dyn std::any::Any + Send>>) {
         + &model("m/anth-stream", &[("anth-stream", "claude")], &[])
         + &model("m/gem-json", &[("gem-json", "gemini-2.5-flash")], &[])
         + &model("m/gem-stream", &[("gem-stream", "gemini-2.5-flash")], &[])
-        + &model(
-            "m/bed-json",
-            &[("bed-json", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")],
-            &[],
-        )
+        + &model("m/bed-json", &[("bed-json", "amazon.nova-pro-v1:0")], &[])
         + &model(
             "m/bed-stream",
-            &[("bed-stream", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")],
+            &[("bed-stream", "amazon.nova-pro-v1:0")],
             &[],
         );
     let keep: Vec<Box<dyn std::any::Any + Send>> = vec![

@@ -434,3 +434,78 @@ async fn keys_work_as_x_api_key_or_bearer_and_refusals_are_anthropic_errors() {
     assert!(app.record(&id).await.key_id.is_some());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn passthrough_to_claude_on_bedrock_through_invoke_model() {
+    use crate::fake_bedrock::{invoke_chunks, FakeBedrock, Reply as BReply};
+    let events: Vec<Value> = text_events(&["Hel", "lo"], "end_turn")
+        .iter()
+        .map(|e| {
+            serde_json::from_str(e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap()
+        })
+        .collect();
+    let message = json!({"id": "msg_bdrk", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "thinking", "thinking": "ok", "signature": "c2ln"}, {"type": "text", "text": "hi"}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 20, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 50, "output_tokens": 9}});
+    let fake = FakeBedrock::start(vec![
+        BReply::Json(message.clone()),
+        BReply::Stream(invoke_chunks(&events)),
+    ])
+    .await;
+    let upstream = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let app = TestApp::spawn(
+        &(fake.provider("bedrock") + &model("test/claude", &[("bedrock", upstream)], &[])),
+    )
+    .await;
+
+    let beta = [("anthropic-beta", "interleaved-thinking-2025-05-14")];
+    let resp = post(&app, &rich_body(false), &beta).await;
+    let id = request_id(&resp);
+    let (s, got) = json_of(resp).await;
+    assert_eq!(s, 200, "{got}");
+    assert_eq!(
+        got["content"], message["content"],
+        "Claude's own blocks, signature included"
+    );
+    let sent = fake.received().pop().unwrap();
+    assert!(sent.path.ends_with("/invoke"), "{}", sent.path);
+    let mut expected: Value = serde_json::from_str(&rich_body(false)).unwrap();
+    let o = expected.as_object_mut().unwrap();
+    for k in ["model", "stream", "provider"] {
+        o.remove(k);
+    }
+    o.insert("anthropic_version".into(), json!("bedrock-2023-05-31"));
+    o.insert(
+        "anthropic_beta".into(),
+        json!(["interleaved-thinking-2025-05-14"]),
+    );
+    assert_eq!(sent.body, expected);
+    let r = app.record(&id).await;
+    assert_eq!(
+        (r.provider.as_deref(), r.cached_tokens, r.completion_tokens),
+        (Some("bedrock"), 50, 9)
+    );
+
+    let resp = post(&app, &rich_body(true), &beta).await;
+    let id = request_id(&resp);
+    let got = anthropic_events(resp).await;
+    let want: Vec<(String, Value)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), e.clone()))
+        .collect();
+    assert_eq!(
+        got, want,
+        "Anthropic's events, unwrapped from Bedrock's chunks"
+    );
+    assert!(fake
+        .received()
+        .pop()
+        .unwrap()
+        .path
+        .ends_with("/invoke-with-response-stream"));
+    let r = app.record(&id).await;
+    assert_eq!(r.outcome, "success");
+    assert!(r.completion_tokens > 0 && !r.usage_estimated, "{r:?}");
+    app.stop().await;
+}

@@ -235,7 +235,10 @@ fn dropped(
     attempt: &routing::Attempt,
     mut translation: Vec<&'static str>,
 ) -> Vec<&'static str> {
-    if attempt.adapter.speaks(Protocol::AnthropicMessages) {
+    if attempt
+        .adapter
+        .speaks(Protocol::AnthropicMessages, &attempt.upstream_model)
+    {
         return Vec::new();
     }
     translation.extend(req.dropped_params(attempt));
@@ -307,7 +310,10 @@ async fn count(
     let p = parse_and_plan(state, headers, body).await?;
     let mut answer: Option<RawObject> = None;
     if let (Some(attempt), Some(native)) = (p.plan.attempts.first(), &p.exec.native) {
-        if attempt.adapter.speaks(Protocol::AnthropicMessages) {
+        if attempt
+            .adapter
+            .speaks(Protocol::AnthropicMessages, &attempt.upstream_model)
+        {
             let req = NativeRequest {
                 body: native,
                 upstream_model: &attempt.upstream_model,

@@ -153,7 +153,10 @@ impl Door {
     }
 
     fn dropped(&self, req: &ExecRequest, attempt: &Attempt) -> Vec<&'static str> {
-        if attempt.adapter.speaks(Protocol::OpenAiResponses) {
+        if attempt
+            .adapter
+            .speaks(Protocol::OpenAiResponses, &attempt.upstream_model)
+        {
             return Vec::new();
         }
         let mut d = self.translation_dropped.clone();

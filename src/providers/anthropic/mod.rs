@@ -8,7 +8,7 @@
 pub(crate) mod capabilities;
 pub(crate) mod convert;
 mod errors;
-mod native;
+pub(crate) mod native;
 mod stream;
 mod wire;
 
@@ -188,7 +188,7 @@ impl Provider for Anthropic {
         Ok(Box::pin(chunks))
     }
 
-    fn speaks(&self, protocol: Protocol) -> bool {
+    fn speaks(&self, protocol: Protocol, _upstream_model: &str) -> bool {
         protocol == Protocol::AnthropicMessages
     }
 

@@ -76,19 +76,7 @@ impl Anthropic {
     ) -> Result<Completion, ProviderError> {
         let resp = self.send_native(&self.url, &req, req.body_bytes()).await?;
         let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
-        let message = parse_message(&bytes)?;
-        let out = convert::response(message, MODE, now_ms() / 1000);
-        let body = RawObject::from_serialize(&out).map_err(|e| {
-            ProviderError::Malformed(format!("could not encode the completion: {e}"))
-        })?;
-        let native = RawObject::parse(&bytes)
-            .map_err(|e| ProviderError::Malformed(format!("the message is not an object: {e}")))?;
-        Ok(Completion {
-            usage: out.usage.clone(),
-            upstream_id: Some(out.id),
-            body,
-            native: Some(native),
-        })
+        completion(&bytes)
     }
 
     pub(super) async fn native_stream(
@@ -100,29 +88,24 @@ impl Anthropic {
             resp.bytes_stream(),
             self.limits.max_event_bytes,
         ));
-        let mut translator = Translator::new(MODE, now_ms() / 1000);
+        let mut reader = EventReader::new();
         let chunks = async_stream::stream! {
             loop {
-                let (frame, result, last) = match events.next().await {
-                    Some(Ok(SseData::Data(data))) => {
-                        (Some(http::sse_frame(&data)), translator.step_data(&data), false)
-                    }
-                    Some(Ok(SseData::Done)) => (None, Ok(Vec::new()), false),
-                    Some(Err(e)) => (None, translator.end().map_err(|_| e), true),
-                    None => (None, translator.end(), true),
+                let (result, last) = match events.next().await {
+                    Some(Ok(SseData::Data(data))) => (reader.event(&data), false),
+                    Some(Ok(SseData::Done)) => (Ok(None), false),
+                    Some(Err(e)) => (reader.end().map_err(|_| e), true),
+                    None => (reader.end(), true),
                 };
                 match result {
-                    Ok(out) => {
-                        if frame.is_some() || !out.is_empty() {
-                            yield merged(frame, &out);
-                        }
-                    }
+                    Ok(Some(chunk)) => yield Ok(chunk),
+                    Ok(None) => {}
                     Err(e) => {
                         yield Err(e);
                         break;
                     }
                 }
-                if last || translator.is_done() {
+                if last || reader.is_done() {
                     break;
                 }
             }
@@ -147,6 +130,55 @@ impl Anthropic {
         RawObject::parse(&bytes).map(Some).map_err(|e| {
             ProviderError::Malformed(format!("count_tokens answer is not an object: {e}"))
         })
+    }
+}
+
+/// A native Messages answer (Anthropic's, or Bedrock's InvokeModel for Claude): forwarded as
+/// it came, read through the translator for the record.
+pub(crate) fn completion(bytes: &[u8]) -> Result<Completion, ProviderError> {
+    let message = parse_message(bytes)?;
+    let out = convert::response(message, MODE, now_ms() / 1000);
+    let body = RawObject::from_serialize(&out)
+        .map_err(|e| ProviderError::Malformed(format!("could not encode the completion: {e}")))?;
+    let native = RawObject::parse(bytes)
+        .map_err(|e| ProviderError::Malformed(format!("the message is not an object: {e}")))?;
+    Ok(Completion {
+        usage: out.usage.clone(),
+        upstream_id: Some(out.id),
+        body,
+        native: Some(native),
+    })
+}
+
+/// Reads a native Messages event stream one event's data at a time: each event becomes a
+/// chunk carrying its frame (to forward) and what its translation tells the executor.
+pub(crate) struct EventReader {
+    translator: Translator,
+}
+
+impl EventReader {
+    pub(crate) fn new() -> EventReader {
+        EventReader {
+            translator: Translator::new(MODE, now_ms() / 1000),
+        }
+    }
+
+    pub(crate) fn event(&mut self, data: &str) -> Result<Option<Chunk>, ProviderError> {
+        let out = self.translator.step_data(data)?;
+        merged(Some(http::sse_frame(data)), &out).map(Some)
+    }
+
+    /// The body ended: what the translator still holds (no frame of its own), or the cut.
+    pub(crate) fn end(&mut self) -> Result<Option<Chunk>, ProviderError> {
+        let out = self.translator.end()?;
+        if out.is_empty() {
+            return Ok(None);
+        }
+        merged(None, &out).map(Some)
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.translator.is_done()
     }
 }
 

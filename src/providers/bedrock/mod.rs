@@ -14,6 +14,7 @@ mod convert;
 mod credentials;
 mod errors;
 pub mod eventstream;
+mod native;
 pub mod sign;
 mod stream;
 mod wire;
@@ -26,7 +27,10 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 
 use super::gemini::fetch::{self, Fetched, Limits};
 use super::http;
-use super::{AttemptRequest, Chunk, ChunkStream, Completion, Provider, ProviderError};
+use super::{
+    AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
+    ProviderError,
+};
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{now_ms, RawObject};
@@ -451,6 +455,18 @@ impl Provider for Bedrock {
 
     fn dropped_params(&self, req: AttemptRequest<'_>) -> Vec<&'static str> {
         capabilities::dropped(req.chat, req.upstream_model)
+    }
+
+    fn speaks(&self, protocol: Protocol, upstream_model: &str) -> bool {
+        protocol == Protocol::AnthropicMessages && native::is_claude(upstream_model)
+    }
+
+    async fn complete_native(&self, req: NativeRequest<'_>) -> Result<Completion, ProviderError> {
+        self.native_complete(req).await
+    }
+
+    async fn stream_native(&self, req: NativeRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        self.native_stream(req).await
     }
 }
 

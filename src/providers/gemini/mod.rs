@@ -134,7 +134,7 @@ fn to_chunk(out: &ChunkOut) -> Result<Chunk, ProviderError> {
 
 #[async_trait]
 impl Provider for Gemini {
-    fn speaks(&self, protocol: Protocol) -> bool {
+    fn speaks(&self, protocol: Protocol, _upstream_model: &str) -> bool {
         protocol == Protocol::OpenAiEmbeddings
     }
 

@@ -238,7 +238,7 @@ impl Provider for OpenAiCompat {
         Ok(Box::pin(chunks))
     }
 
-    fn speaks(&self, protocol: Protocol) -> bool {
+    fn speaks(&self, protocol: Protocol, _upstream_model: &str) -> bool {
         self.speaks_native(protocol)
     }
 
