@@ -67,6 +67,18 @@ SSE_BODY+="data: {$C,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"
 SSE_BODY+="data: {$C,\"choices\":[],\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":5,\"total_tokens\":13}}\\n\\n"
 SSE_BODY+="data: [DONE]\\n\\n"
 JSON_BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"fast","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":5,"total_tokens":13}}'
+# An Anthropic Messages stream (for the Messages passthrough mode): named events, one write.
+ev() { MSG_BODY+="event: $1\\ndata: $2\\n\\n"; }
+MSG_BODY=""
+ev message_start '{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":8,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}'
+ev content_block_start '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'
+ev ping '{"type":"ping"}'
+for w in Hello ' from the' ' fake upstream.'; do
+    ev content_block_delta "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"$w\"}}"
+done
+ev content_block_stop '{"type":"content_block_stop","index":0}'
+ev message_delta '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}'
+ev message_stop '{"type":"message_stop"}'
 
 
 # Processes started into PIDS are stopped (TERM, then waited for) when the script exits.

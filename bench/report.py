@@ -111,7 +111,7 @@ def failed(mode, target, phase):
 
 
 ROUNDS = max((k for v in runs.values() for k in v), default=0)
-MODES = [m for m in ("json", "stream") if any(k[0] == m for k in runs)]
+MODES = [m for m in ("json", "stream", "messages") if any(k[0] == m for k in runs)]
 TARGETS = ("direct", "nginx", "switchyard", "keyed")
 out = []
 p = out.append
@@ -132,7 +132,7 @@ p("cap/s: 1e6 / CPU us/req, the rate one core could sustain at that CPU cost (ro
 p("proxy's measured req/s is often capped by the load generator's core, not its own).")
 p("")
 p(f"Open loop: {env.get('RATE')} req/s (oha -q, --latency-correction); latency in ms")
-p(f"{'mode':<7}{'target':<12}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'CPU us/req':>12}{'other%':>8}{'failed':>8}")
+p(f"{'mode':<9}{'target':<12}{'p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}{'CPU us/req':>12}{'other%':>8}{'failed':>8}")
 for m in MODES:
     for t in TARGETS:
         if (m, t, "open") not in runs:
@@ -141,7 +141,7 @@ for m in MODES:
         if t != "direct":
             add50, _ = paired(lambda x, d: x["p50"] - d["p50"], m, t, "direct", "open")
             add99, _ = paired(lambda x, d: x["p99"] - d["p99"], m, t, "direct", "open")
-        p(f"{m:<7}{t:<12}{med('p50', m, t, 'open'):>8.3f}{med('p99', m, t, 'open'):>8.3f}"
+        p(f"{m:<9}{t:<12}{med('p50', m, t, 'open'):>8.3f}{med('p99', m, t, 'open'):>8.3f}"
           f"{f(add50, '{:+.3f}'):>8}{f(add99, '{:+.3f}'):>8}{f(med('cpu_us', m, t, 'open'), '{:.0f}'):>12}"
           f"{f(med('other', m, t, 'open'), '{:.0f}'):>8}{failed(m, t, 'open'):>8}")
 if any("first_p50" in x for k, v in runs.items() if k[2] == "open" for x in v.values()):
@@ -157,7 +157,7 @@ if any("first_p50" in x for k, v in runs.items() if k[2] == "open" for x in v.va
         p(line)
 p("")
 p(f"Full load: {env.get('CONC')} connections")
-p(f"{'mode':<7}{'target':<12}{'req/s':>9}{'xnginx':>8}{'xdirect':>8}{'p50 ms':>8}{'p99 ms':>8}"
+p(f"{'mode':<9}{'target':<12}{'req/s':>9}{'xnginx':>8}{'xdirect':>8}{'p50 ms':>8}{'p99 ms':>8}"
   f"{'CPU us/req':>12}{'CPU xnginx':>11}{'cap/s':>8}{'other%':>8}{'failed':>8}")
 for m in MODES:
     for t in TARGETS:
@@ -170,7 +170,7 @@ for m in MODES:
         if t != "direct":
             cx, _ = paired(lambda x, y: x["cpu_us"] / y["cpu_us"] if x["cpu_us"] and y["cpu_us"] else None,
                            m, t, "nginx", "full")
-        p(f"{m:<7}{t:<12}{med('rps', m, t, 'full'):>9.0f}{f(xn, '{:.2f}'):>8}{f(xd, '{:.2f}'):>8}"
+        p(f"{m:<9}{t:<12}{med('rps', m, t, 'full'):>9.0f}{f(xn, '{:.2f}'):>8}{f(xd, '{:.2f}'):>8}"
           f"{med('p50', m, t, 'full'):>8.3f}{med('p99', m, t, 'full'):>8.3f}"
           f"{f(med('cpu_us', m, t, 'full'), '{:.0f}'):>12}{f(cx, '{:.1f}x'):>11}"
           f"{f(1e6 / med('cpu_us', m, t, 'full') if med('cpu_us', m, t, 'full') else None, '{:.0f}'):>8}"
@@ -197,7 +197,7 @@ try:
     by = db.execute("select streamed, outcome, usage_estimated, count(*) from requests "
                     "group by 1,2,3 order by 4 desc").fetchall()
     sent = sum(r["completed"] for (m, t, ph), v in runs.items() if t == "switchyard" for r in v.values())
-    sent += 2 * int(env.get("WARMUP_N", "0")) + 2  # two warm-ups and two sanity checks
+    sent += len(MODES) * (int(env.get("WARMUP_N", "0")) + 1)  # a warm-up and a sanity check per mode
     p(f"request log: {total} rows in requests for {sent} requests the gateway answered "
       "(rows for requests oha cancelled at the deadline come on top); "
       "by (streamed, outcome, usage_estimated): " + ", ".join(f"({s},{o},{u})={c}" for s, o, u, c in by))

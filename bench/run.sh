@@ -103,6 +103,11 @@ chmod -R a+rwx "$WORK/fake" "$WORK/proxy"
             add_header Cache-Control no-cache;
             return 200 '$SSE_BODY';
         }
+        location = /msg/v1/messages {
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            return 200 '$MSG_BODY';
+        }
         location / { return 404 '{"error":{"message":"fake: no such path"}}'; }
     }
 }
@@ -190,6 +195,12 @@ URL_DIRECT_SSE="http://127.0.0.1:$FAKE_PORT/sse/v1/chat/completions"
 URL_PROXY_JSON="http://127.0.0.1:$PROXY_PORT/json/v1/chat/completions"
 URL_PROXY_SSE="http://127.0.0.1:$PROXY_PORT/sse/v1/chat/completions"
 URL_GW="http://127.0.0.1:$GW_PORT/v1/chat/completions"
+# Anthropic Messages passed through to an anthropic-kind provider (a binary without the
+# Messages door answers 404 there: the mode is then left out).
+REQ_MSG='{"model":"bench/claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+URL_DIRECT_MSG="http://127.0.0.1:$FAKE_PORT/msg/v1/messages"
+URL_PROXY_MSG="http://127.0.0.1:$PROXY_PORT/msg/v1/messages"
+URL_GW_MSG="http://127.0.0.1:$GW_PORT/v1/messages"
 
 check() { # $1 = what, $2 = url, $3 = body, $4 = must-contain...
     local out
@@ -209,7 +220,14 @@ if [ ${#TARGETS[@]} = 4 ]; then
     curl -sS -m 5 -D - -o /dev/null -H "authorization: Bearer $BENCH_KEY" -H 'content-type: application/json' \
         -d "$REQ_JSON" "$URL_GW" | grep -qi '^x-ratelimit-limit-requests' || die "keyed: no rate-limit headers"
 fi
-log "sanity checks passed (gateway JSON and SSE through the fake)"
+MODES=(json stream)
+if curl -sS -m 5 -H 'content-type: application/json' -d "$REQ_MSG" "$URL_GW_MSG" | grep -q 'event: message_stop'; then
+    check "proxy messages" "$URL_PROXY_MSG" "$REQ_MSG" 'event: message_stop'
+    MODES+=(messages)
+else
+    log "this binary has no Messages passthrough: no messages mode"
+fi
+log "sanity checks passed (gateway JSON, SSE and ${#MODES[@]} modes through the fake)"
 
 # ------------------------------------------------------------------ load
 cpu_ticks() { # utime+stime of a pid (all its threads)
@@ -248,7 +266,7 @@ run_phase() {
 # the machine's background noise hits all three alike; the report takes medians over rounds.
 NT=${#TARGETS[@]}
 for round in $(seq 1 "$ROUNDS"); do
-    for mode in json stream; do
+    for mode in "${MODES[@]}"; do
         for i in $(seq 0 $((NT - 1))); do
             target=${TARGETS[$(((i + round - 1) % NT))]}
             auth=()
@@ -259,6 +277,10 @@ for round in $(seq 1 "$ROUNDS"); do
                 stream/direct) url=$URL_DIRECT_SSE body=$REQ_SSE pid=- ;;
                 stream/nginx) url=$URL_PROXY_SSE body=$REQ_SSE pid=$PROXY_WORKER ;;
                 stream/switchyard) url=$URL_GW body=$REQ_SSE pid=$GW_PID ;;
+                messages/direct) url=$URL_DIRECT_MSG body=$REQ_MSG pid=- ;;
+                messages/nginx) url=$URL_PROXY_MSG body=$REQ_MSG pid=$PROXY_WORKER ;;
+                messages/switchyard) url=$URL_GW_MSG body=$REQ_MSG pid=$GW_PID ;;
+                messages/keyed) url=$URL_GW_MSG body=$REQ_MSG pid=$GW_PID auth=(-H "authorization: Bearer $BENCH_KEY") ;;
                 json/keyed) url=$URL_GW body=$REQ_JSON pid=$GW_PID auth=(-H "authorization: Bearer $BENCH_KEY") ;;
                 stream/keyed) url=$URL_GW body=$REQ_SSE pid=$GW_PID auth=(-H "authorization: Bearer $BENCH_KEY") ;;
             esac
