@@ -60,6 +60,11 @@ impl ExecRequest {
         }
     }
 
+    /// This attempt's adapter takes the request natively.
+    pub fn is_native(&self, attempt: &Attempt) -> bool {
+        self.native_for(attempt).is_some()
+    }
+
     /// What the serving attempt left out of the request (none when it was passed through).
     pub fn dropped_params(&self, attempt: &Attempt) -> Vec<&'static str> {
         if self.native_for(attempt).is_some() {

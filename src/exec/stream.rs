@@ -170,6 +170,10 @@ enum Early {
 pub struct Opened {
     pub events: Events,
     pub dropped: Vec<&'static str>,
+    /// The serving provider, when an attempt committed before the headers went out.
+    pub provider: Option<String>,
+    /// That attempt was passed through natively (nothing was translated, so nothing dropped).
+    pub native: bool,
 }
 
 /// How long to wait for a commit before answering 200 and sending keep-alives.
@@ -195,9 +199,13 @@ pub async fn open(
     match tokio::time::timeout(pacing.keepalive_after, &mut pending).await {
         Ok((m, Ok(c))) => {
             let dropped = req.dropped_params(&c.attempt);
+            let provider = Some(c.attempt.provider.clone());
+            let native = req.is_native(&c.attempt);
             Ok(Opened {
                 events: committed(c, m, pacing.cut),
                 dropped,
+                provider,
+                native,
             })
         }
         Ok((m, Err(e))) => Err((m, e)),
@@ -206,6 +214,8 @@ pub async fn open(
         Err(_) => Ok(Opened {
             events: after_keepalive(pending, pacing.keepalive_interval, pacing.cut, status_of),
             dropped: Vec::new(),
+            provider: None,
+            native: false,
         }),
     }
 }

@@ -113,6 +113,14 @@ enum Handled {
     Stream(Body, Vec<&'static str>),
 }
 
+/// Names the serving provider in `x-switchyard-provider`: the Messages and Responses shapes
+/// have no field for it (chat answers also carry it in the body).
+pub fn add_provider(resp: &mut Response, provider: Option<&str>) {
+    if let Some(v) = provider.and_then(|p| HeaderValue::from_str(p).ok()) {
+        resp.headers_mut().insert("x-switchyard-provider", v);
+    }
+}
+
 pub fn add_dropped(resp: &mut Response, dropped: &[&'static str]) {
     if dropped.is_empty() {
         return;

@@ -144,6 +144,9 @@ async fn passthrough_stream_forwards_anthropic_events_and_records_usage() {
     .await;
     let resp = post(&app, &rich_body(true), &[]).await;
     let id = request_id(&resp);
+    // Passed through: nothing dropped, though translation would have dropped cache_control.
+    assert!(resp.headers().get("x-switchyard-dropped-params").is_none());
+    assert_eq!(resp.headers()["x-switchyard-provider"], "anthropic");
     let events = anthropic_events(resp).await;
     let sent: Vec<(String, Value)> = text_events(&["Hel", "lo"], "end_turn")
         .iter()
@@ -185,6 +188,7 @@ async fn translated_to_an_openai_upstream_json_with_tools() {
         resp.headers()["x-switchyard-dropped-params"],
         "cache_control"
     );
+    assert_eq!(resp.headers()["x-switchyard-provider"], "oai");
     let (status, got) = json_of(resp).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["type"], "message");

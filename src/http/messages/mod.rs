@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use super::chat::{add_dropped, pacing, sse_response};
+use super::chat::{add_dropped, add_provider, pacing, sse_response};
 use super::error::{ApiError, Dialect};
 use super::{add_rate_headers, admit, AppState, RequestContext};
 use crate::exec::stream::{self, End, Event, Events};
@@ -203,23 +203,27 @@ async fn run(
             HeaderValue::from_static("application/json"),
         );
         add_dropped(&mut resp, &dropped);
+        add_provider(&mut resp, Some(&attempt.provider));
         return Ok(resp);
     }
     let input_tokens = msg.estimate_input_tokens();
     let req = Arc::new(req);
     match stream::open(plan, req.clone(), meter.take(), pacing(state), status_of).await {
         Ok(opened) => {
-            let native = opened.dropped.is_empty() && translation_dropped.is_empty();
-            let dropped = if native {
+            // Unknown (keep-alives went out first) or passed through: nothing to name.
+            let dropped = if opened.native || opened.provider.is_none() {
                 Vec::new()
             } else {
                 let mut d = translation_dropped;
                 d.extend(opened.dropped);
+                d.sort_unstable();
+                d.dedup();
                 d
             };
             let mut resp =
                 sse_response(Body::from_stream(sse_body(opened.events, id, input_tokens)));
             add_dropped(&mut resp, &dropped);
+            add_provider(&mut resp, opened.provider.as_deref());
             Ok(resp)
         }
         Err((m, e)) => {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use super::chat::{add_dropped, pacing, sse_response};
+use super::chat::{add_dropped, add_provider, pacing, sse_response};
 use super::error::ApiError;
 use super::{add_rate_headers, admit, AppState, RequestContext};
 use crate::exec::stream::{self, End, Event, Events};
@@ -200,12 +200,13 @@ async fn run(
             HeaderValue::from_static("application/json"),
         );
         add_dropped(&mut resp, &dropped);
+        add_provider(&mut resp, Some(&attempt.provider));
         return Ok(resp);
     }
     let req = Arc::new(req);
     match stream::open(plan, req.clone(), meter.take(), pacing(state), status_of).await {
         Ok(opened) => {
-            let dropped = if opened.dropped.is_empty() && door.translation_dropped.is_empty() {
+            let dropped = if opened.native || opened.provider.is_none() {
                 Vec::new()
             } else {
                 let mut d = door.translation_dropped.clone();
@@ -216,6 +217,7 @@ async fn run(
             };
             let mut resp = sse_response(Body::from_stream(sse_body(opened.events, door)));
             add_dropped(&mut resp, &dropped);
+            add_provider(&mut resp, opened.provider.as_deref());
             Ok(resp)
         }
         Err((m, e)) => {
