@@ -206,3 +206,57 @@ async fn every_door_against_every_upstream_kind() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     app.stop().await;
 }
+
+/// A client that leaves mid-stream cancels the upstream and is recorded as cancelled,
+/// whichever door it came through.
+#[tokio::test]
+async fn leaving_mid_stream_cancels_the_upstream_on_every_door() {
+    use futures::StreamExt;
+    use std::time::Duration;
+    let pieces: Vec<String> = (0..50).map(|i| format!("p{i} ")).collect();
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    for door in [Door::Chat, Door::Messages, Door::Responses] {
+        let fake = Fake::start(vec![Reply::Sse {
+            events: crate::fake::text_stream(&refs),
+            first: Duration::ZERO,
+            between: Duration::from_millis(100),
+        }])
+        .await;
+        let app = TestApp::spawn(
+            &(provider("oai", &fake.base_url()) + &model("m/slow", &[("oai", "gpt")], &[])),
+        )
+        .await;
+        let (path, body) = request(door, "m/slow", true);
+        let resp = app
+            .client
+            .post(app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let id = request_id(&resp);
+        let mut stream = resp.bytes_stream();
+        let mut seen = String::new();
+        while !seen.contains("p2 ") {
+            seen.push_str(std::str::from_utf8(&stream.next().await.unwrap().unwrap()).unwrap());
+        }
+        assert_eq!(fake.open_streams(), 1, "{door:?}");
+        drop(stream);
+        let mut closed = false;
+        for _ in 0..50 {
+            if fake.open_streams() == 0 {
+                closed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(closed, "{door:?}: the upstream stream was not cancelled");
+        let rec = app.record(&id).await;
+        assert_eq!(rec.outcome, "cancelled", "{door:?}");
+        assert!(
+            rec.completion_tokens > 0,
+            "{door:?}: what was generated is estimated"
+        );
+        app.stop().await;
+    }
+}
