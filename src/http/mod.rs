@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod admit;
+pub mod canonical;
 pub mod chat;
 pub mod cost;
 pub mod error;

@@ -98,6 +98,8 @@ impl Output {
         reasoning_steps(d, |step| match step {
             Reasoning::Text(text, index) => self.reasoning_text(text, index, out),
             Reasoning::Encrypted(data) => self.encrypted(data, out),
+            // A Responses item has no field for a signature (see the module notes).
+            Reasoning::Signature(..) => {}
         });
         if let Some(c) = &d.content {
             c.for_each_text(|t| self.content(false, t, out));
