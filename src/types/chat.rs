@@ -256,48 +256,12 @@ impl ChatRequest {
 
     /// Parses and validates a request body.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
-        let mut body = RawObject::parse(bytes).map_err(|e| {
-            let what = if e.classify() == serde_json::error::Category::Data {
-                "The request body must be a JSON object".to_owned()
-            } else {
-                format!(
-                    "Invalid JSON in request body at line {} column {}: {}",
-                    e.line(),
-                    e.column(),
-                    strip_position(&e.to_string())
-                )
-            };
-            InvalidRequest::new(what, None, "invalid_json")
-        })?;
-
-        let model = match body.get("model") {
-            None => None,
-            Some(raw) if raw.get() == "null" => None,
-            Some(raw) => Some(
-                serde_json::from_str::<String>(raw.get())
-                    .map_err(|_| invalid_type("model", "a string"))?,
-            ),
-        };
-        let models: Vec<String> = match body.get_as::<Option<Vec<String>>>("models") {
-            None => Vec::new(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(_)) => return Err(invalid_type("models", "an array of strings")),
-        };
-        match &model {
-            Some(m) if m.trim().is_empty() => {
-                return Err(InvalidRequest::new(
-                    "`model` must not be empty",
-                    Some("model"),
-                    "invalid_value",
-                ))
-            }
-            None if models.is_empty() => return Err(InvalidRequest::new(
-                "`model` is required: name a model such as `mock/echo` (GET /v1/models lists them)",
-                Some("model"),
-                "missing_required_parameter",
-            )),
-            _ => {}
-        }
+        let mut body = parse_body(bytes)?;
+        let RoutingFields {
+            model,
+            models,
+            provider,
+        } = routing_fields(&body, "mock/echo")?;
 
         let messages = body.get("messages").ok_or_else(|| {
             InvalidRequest::new(
@@ -339,20 +303,6 @@ impl ChatRequest {
             None => false,
             Some(Ok(v)) => v.and_then(|o| o.include_usage).unwrap_or(false),
             Some(Err(_)) => return Err(invalid_type("stream_options", "an object")),
-        };
-        let provider = match body.get_as::<Option<ProviderPreferences>>("provider") {
-            None => ProviderPreferences::default(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(e)) => {
-                return Err(InvalidRequest::new(
-                    format!(
-                        "Invalid `provider` preferences: {}",
-                        strip_position(&e.to_string())
-                    ),
-                    Some("provider"),
-                    "invalid_value",
-                ))
-            }
         };
 
         let cap = |f: &str| body.get_as::<u64>(f).and_then(Result::ok);
@@ -416,6 +366,85 @@ pub fn check_model_bounds(
         return Err(long("models"));
     }
     Ok(())
+}
+
+/// A request body as a JSON object; a parse error says where.
+pub fn parse_body(bytes: &[u8]) -> Result<RawObject, InvalidRequest> {
+    RawObject::parse(bytes).map_err(|e| {
+        let what = if e.classify() == serde_json::error::Category::Data {
+            "The request body must be a JSON object".to_owned()
+        } else {
+            format!(
+                "Invalid JSON in request body at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                strip_position(&e.to_string())
+            )
+        };
+        InvalidRequest::new(what, None, "invalid_json")
+    })
+}
+
+/// OpenRouter's routing fields, read the same way by every front door.
+pub struct RoutingFields {
+    pub model: Option<String>,
+    pub models: Vec<String>,
+    pub provider: ProviderPreferences,
+}
+
+/// `model`, `models` and `provider`; a missing model's message names `example`.
+pub fn routing_fields(body: &RawObject, example: &str) -> Result<RoutingFields, InvalidRequest> {
+    let model = match body.get("model") {
+        None => None,
+        Some(raw) if raw.get() == "null" => None,
+        Some(raw) => Some(
+            serde_json::from_str::<String>(raw.get())
+                .map_err(|_| invalid_type("model", "a string"))?,
+        ),
+    };
+    let models: Vec<String> = match body.get_as::<Option<Vec<String>>>("models") {
+        None => Vec::new(),
+        Some(Ok(v)) => v.unwrap_or_default(),
+        Some(Err(_)) => return Err(invalid_type("models", "an array of strings")),
+    };
+    match &model {
+        Some(m) if m.trim().is_empty() => {
+            return Err(InvalidRequest::new(
+                "`model` must not be empty",
+                Some("model"),
+                "invalid_value",
+            ))
+        }
+        None if models.is_empty() => {
+            return Err(InvalidRequest::new(
+                format!(
+                "`model` is required: name a model such as `{example}` (GET /v1/models lists them)"
+            ),
+                Some("model"),
+                "missing_required_parameter",
+            ))
+        }
+        _ => {}
+    }
+    let provider = match body.get_as::<Option<ProviderPreferences>>("provider") {
+        None => ProviderPreferences::default(),
+        Some(Ok(v)) => v.unwrap_or_default(),
+        Some(Err(e)) => {
+            return Err(InvalidRequest::new(
+                format!(
+                    "Invalid `provider` preferences: {}",
+                    strip_position(&e.to_string())
+                ),
+                Some("provider"),
+                "invalid_value",
+            ))
+        }
+    };
+    Ok(RoutingFields {
+        model,
+        models,
+        provider,
+    })
 }
 
 fn invalid_type(param: &'static str, expected: &str) -> InvalidRequest {

@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::chat::{InvalidRequest, ProviderPreferences, GATEWAY_FIELDS};
+use super::chat::{
+    parse_body, routing_fields, InvalidRequest, ProviderPreferences, RoutingFields, GATEWAY_FIELDS,
+};
 use super::json::RawObject;
 
 #[derive(Debug, Clone)]
@@ -34,57 +36,12 @@ fn invalid(message: impl Into<String>, param: &'static str, code: &'static str) 
 
 /// The fields every operation shares: the body, model and OpenRouter's routing fields.
 fn common(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
-    let mut body = RawObject::parse(bytes).map_err(|e| {
-        InvalidRequest::new(
-            format!("The request body must be a JSON object: {e}"),
-            None,
-            "invalid_json",
-        )
-    })?;
-    let model = match body.get_as::<Option<String>>("model") {
-        None => None,
-        Some(Ok(m)) => m,
-        Some(Err(_)) => return Err(invalid("`model` must be a string", "model", "invalid_type")),
-    };
-    let models = match body.get_as::<Option<Vec<String>>>("models") {
-        None => Vec::new(),
-        Some(Ok(v)) => v.unwrap_or_default(),
-        Some(Err(_)) => {
-            return Err(invalid(
-                "`models` must be an array of strings",
-                "models",
-                "invalid_type",
-            ))
-        }
-    };
-    match &model {
-        Some(m) if m.trim().is_empty() => {
-            return Err(invalid(
-                "`model` must not be empty",
-                "model",
-                "invalid_value",
-            ))
-        }
-        None if models.is_empty() => {
-            return Err(invalid(
-                "`model` is required (GET /v1/models lists them)",
-                "model",
-                "missing_required_parameter",
-            ))
-        }
-        _ => {}
-    }
-    let provider = match body.get_as::<Option<ProviderPreferences>>("provider") {
-        None => ProviderPreferences::default(),
-        Some(Ok(v)) => v.unwrap_or_default(),
-        Some(Err(e)) => {
-            return Err(invalid(
-                format!("Invalid `provider` preferences: {e}"),
-                "provider",
-                "invalid_value",
-            ))
-        }
-    };
+    let mut body = parse_body(bytes)?;
+    let RoutingFields {
+        model,
+        models,
+        provider,
+    } = routing_fields(&body, "openai/text-embedding-3-small")?;
     let stream = match body.get_as::<Option<bool>>("stream") {
         None => false,
         Some(Ok(v)) => v.unwrap_or(false),

@@ -9,7 +9,10 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::types::chat::{ChatRequest, InvalidRequest, ProviderPreferences, GATEWAY_FIELDS};
+use crate::types::chat::{
+    parse_body, routing_fields, ChatRequest, InvalidRequest, ProviderPreferences, RoutingFields,
+    GATEWAY_FIELDS,
+};
 use crate::types::json::RawObject;
 
 /// Reported when a `cache_control` directive (top level, system, tools, messages or blocks)
@@ -75,65 +78,12 @@ impl MessagesRequest {
     /// Parses and validates a request body. `max_tokens` is optional here (count_tokens
     /// takes none); when given it must be a positive integer.
     pub fn parse(bytes: &[u8]) -> Result<MessagesRequest, InvalidRequest> {
-        let mut body = RawObject::parse(bytes).map_err(|e| {
-            let what = if e.classify() == serde_json::error::Category::Data {
-                "The request body must be a JSON object".to_owned()
-            } else {
-                format!(
-                    "Invalid JSON in request body at line {} column {}: {}",
-                    e.line(),
-                    e.column(),
-                    strip_position(&e.to_string())
-                )
-            };
-            InvalidRequest::new(what, None, "invalid_json")
-        })?;
-
-        let model = match body.get("model") {
-            None => None,
-            Some(raw) if raw.get() == "null" => None,
-            Some(raw) => Some(
-                serde_json::from_str::<String>(raw.get())
-                    .map_err(|_| invalid_type("model", "a string"))?,
-            ),
-        };
-        let models: Vec<String> = match body.get_as::<Option<Vec<String>>>("models") {
-            None => Vec::new(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(_)) => return Err(invalid_type("models", "an array of strings")),
-        };
-        match &model {
-            Some(m) if m.trim().is_empty() => {
-                return Err(InvalidRequest::new(
-                    "`model` must not be empty",
-                    Some("model"),
-                    "invalid_value",
-                ))
-            }
-            None if models.is_empty() => {
-                return Err(InvalidRequest::new(
-                    "`model` is required: name a model such as `anthropic/claude-sonnet-4` \
-                     (GET /v1/models lists them)",
-                    Some("model"),
-                    "missing_required_parameter",
-                ))
-            }
-            _ => {}
-        }
-        let provider = match body.get_as::<Option<ProviderPreferences>>("provider") {
-            None => ProviderPreferences::default(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(e)) => {
-                return Err(InvalidRequest::new(
-                    format!(
-                        "Invalid `provider` preferences: {}",
-                        strip_position(&e.to_string())
-                    ),
-                    Some("provider"),
-                    "invalid_value",
-                ))
-            }
-        };
+        let mut body = parse_body(bytes)?;
+        let RoutingFields {
+            model,
+            models,
+            provider,
+        } = routing_fields(&body, "anthropic/claude-sonnet-4")?;
 
         let messages = body.get("messages").ok_or_else(|| {
             InvalidRequest::new(

@@ -18,7 +18,10 @@
 
 use serde_json::{json, Value};
 
-use crate::types::chat::{ChatRequest, InvalidRequest, ProviderPreferences, GATEWAY_FIELDS};
+use crate::types::chat::{
+    parse_body, routing_fields, ChatRequest, InvalidRequest, ProviderPreferences, RoutingFields,
+    GATEWAY_FIELDS,
+};
 use crate::types::json::RawObject;
 
 /// Reported for `reasoning` items in `input` (their encrypted content means nothing to
@@ -91,65 +94,12 @@ pub struct ResponsesRequest {
 impl ResponsesRequest {
     /// Parses and validates a request body.
     pub fn parse(bytes: &[u8]) -> Result<ResponsesRequest, InvalidRequest> {
-        let mut body = RawObject::parse(bytes).map_err(|e| {
-            let what = if e.classify() == serde_json::error::Category::Data {
-                "The request body must be a JSON object".to_owned()
-            } else {
-                format!(
-                    "Invalid JSON in request body at line {} column {}: {}",
-                    e.line(),
-                    e.column(),
-                    strip_position(&e.to_string())
-                )
-            };
-            InvalidRequest::new(what, None, "invalid_json")
-        })?;
-
-        let model = match body.get("model") {
-            None => None,
-            Some(raw) if raw.get() == "null" => None,
-            Some(raw) => Some(
-                serde_json::from_str::<String>(raw.get())
-                    .map_err(|_| invalid_type("model", "a string"))?,
-            ),
-        };
-        let models: Vec<String> = match body.get_as::<Option<Vec<String>>>("models") {
-            None => Vec::new(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(_)) => return Err(invalid_type("models", "an array of strings")),
-        };
-        match &model {
-            Some(m) if m.trim().is_empty() => {
-                return Err(InvalidRequest::new(
-                    "`model` must not be empty",
-                    Some("model"),
-                    "invalid_value",
-                ))
-            }
-            None if models.is_empty() => {
-                return Err(InvalidRequest::new(
-                    "`model` is required: name a model such as `openai/gpt-5` \
-                     (GET /v1/models lists them)",
-                    Some("model"),
-                    "missing_required_parameter",
-                ))
-            }
-            _ => {}
-        }
-        let provider = match body.get_as::<Option<ProviderPreferences>>("provider") {
-            None => ProviderPreferences::default(),
-            Some(Ok(v)) => v.unwrap_or_default(),
-            Some(Err(e)) => {
-                return Err(InvalidRequest::new(
-                    format!(
-                        "Invalid `provider` preferences: {}",
-                        strip_position(&e.to_string())
-                    ),
-                    Some("provider"),
-                    "invalid_value",
-                ))
-            }
-        };
+        let mut body = parse_body(bytes)?;
+        let RoutingFields {
+            model,
+            models,
+            provider,
+        } = routing_fields(&body, "openai/gpt-5")?;
 
         refuse_state(&body)?;
         let input = body.get("input").ok_or_else(|| {

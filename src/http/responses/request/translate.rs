@@ -616,11 +616,3 @@ pub(super) fn invalid_type(param: &'static str, expected: &str) -> InvalidReques
         "invalid_type",
     )
 }
-
-/// serde_json appends " at line X column Y"; we report the position ourselves.
-pub(super) fn strip_position(msg: &str) -> &str {
-    match msg.rfind(" at line ") {
-        Some(i) => &msg[..i],
-        None => msg,
-    }
-}
