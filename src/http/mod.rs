@@ -14,6 +14,7 @@ pub mod health;
 pub mod messages;
 pub mod models;
 pub mod ops;
+pub mod rendered;
 pub mod responses;
 pub mod sse;
 

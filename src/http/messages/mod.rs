@@ -7,20 +7,17 @@
 pub mod render;
 pub mod request;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
 
 use super::chat::{add_dropped, add_provider, pacing, sse_response};
 use super::error::{ApiError, Dialect};
-use super::{add_rate_headers, admit, AppState, RequestContext};
-use crate::exec::stream::{self, End, Event, Events};
+use super::{add_rate_headers, admit, rendered, AppState, RequestContext};
+use crate::exec::stream;
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{NativeBody, NativeRequest, Protocol};
 use crate::routing::{self, Plan, RouteRequest};
@@ -220,8 +217,11 @@ async fn run(
                 d.dedup();
                 d
             };
-            let mut resp =
-                sse_response(Body::from_stream(sse_body(opened.events, id, input_tokens)));
+            let mut resp = sse_response(Body::from_stream(rendered::body(
+                opened.events,
+                move |a| StreamRenderer::new(&id, &a.model, input_tokens),
+                render::error_event,
+            )));
             add_dropped(&mut resp, &dropped);
             add_provider(&mut resp, opened.provider.as_deref());
             Ok(resp)
@@ -249,56 +249,6 @@ fn dropped(
     translation.sort_unstable();
     translation.dedup();
     translation
-}
-
-/// Anthropic's stream: native frames as they came, translated chunks rendered, keep-alives
-/// as SSE comments (valid before `message_start`, which a `ping` event is not).
-fn sse_body(
-    mut events: Events,
-    id: String,
-    input_tokens: u64,
-) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    async_stream::stream! {
-        let mut renderer: Option<StreamRenderer> = None;
-        // The upstream spoke Messages: its frames are the stream, ours only the error.
-        let mut native = false;
-        let mut out = Vec::with_capacity(512);
-        while let Some(event) = events.next().await {
-            out.clear();
-            match event {
-                Event::KeepAlive => out.extend_from_slice(super::sse::KEEPALIVE),
-                Event::Serving(a) => renderer = Some(StreamRenderer::new(&id, &a.model, input_tokens)),
-                Event::Chunk(c) => match c.native {
-                    Some(frame) => {
-                        native = true;
-                        if !frame.is_empty() {
-                            yield Ok(frame);
-                        }
-                        continue;
-                    }
-                    None => {
-                        if let Some(r) = renderer.as_mut() {
-                            r.chunk(&c.body, &mut out);
-                        }
-                    }
-                },
-                Event::End(End::Finished) if native => {}
-                Event::End(End::Finished) => {
-                    if let Some(r) = renderer.as_mut() {
-                        r.start(&mut out);
-                        r.finish(&mut out);
-                    }
-                }
-                Event::End(End::Failed(f)) => match renderer.as_mut() {
-                    Some(r) => r.error(f.status, &f.message, &mut out),
-                    None => render::error_event(f.status, &f.message, &mut out),
-                },
-            }
-            if !out.is_empty() {
-                yield Ok(Bytes::copy_from_slice(&out));
-            }
-        }
-    }
 }
 
 /// `count_tokens`: Anthropic's own count where the first endpoint speaks Messages, else an
@@ -352,4 +302,19 @@ async fn count(
         h.insert("x-switchyard-estimated", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+impl rendered::Render for StreamRenderer {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        StreamRenderer::start(self, out);
+    }
+    fn chunk(&mut self, chunk: &RawObject, out: &mut Vec<u8>) {
+        StreamRenderer::chunk(self, chunk, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        StreamRenderer::finish(self, out);
+    }
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        StreamRenderer::error(self, status, message, out);
+    }
 }

@@ -7,20 +7,17 @@
 pub mod render;
 pub mod request;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::{Stream, StreamExt};
 
 use super::chat::{add_dropped, add_provider, pacing, sse_response};
 use super::error::ApiError;
-use super::{add_rate_headers, admit, AppState, RequestContext};
-use crate::exec::stream::{self, End, Event, Events};
+use super::{add_rate_headers, admit, rendered, AppState, RequestContext};
+use crate::exec::stream;
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{NativeBody, Protocol};
 use crate::routing::{self, Attempt, RouteRequest};
@@ -215,7 +212,12 @@ async fn run(
                 d.dedup();
                 d
             };
-            let mut resp = sse_response(Body::from_stream(sse_body(opened.events, door)));
+            let body = rendered::body(
+                opened.events,
+                move |a| StreamRenderer::new(&door.id, door.created_at, door.echo(&a.model)),
+                render::error_event,
+            );
+            let mut resp = sse_response(Body::from_stream(body));
             add_dropped(&mut resp, &dropped);
             add_provider(&mut resp, opened.provider.as_deref());
             Ok(resp)
@@ -227,52 +229,17 @@ async fn run(
     }
 }
 
-/// The Responses stream: native events as they came, translated chunks rendered, keep-alives
-/// as SSE comments.
-fn sse_body(
-    mut events: Events,
-    door: Door,
-) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-    async_stream::stream! {
-        let mut renderer: Option<StreamRenderer> = None;
-        let mut native = false;
-        let mut out = Vec::with_capacity(512);
-        while let Some(event) = events.next().await {
-            out.clear();
-            match event {
-                Event::KeepAlive => out.extend_from_slice(super::sse::KEEPALIVE),
-                Event::Serving(a) => {
-                    renderer = Some(StreamRenderer::new(&door.id, door.created_at, door.echo(&a.model)));
-                }
-                Event::Chunk(c) => match c.native {
-                    Some(frame) => {
-                        native = true;
-                        if !frame.is_empty() {
-                            yield Ok(frame);
-                        }
-                        continue;
-                    }
-                    None => {
-                        if let Some(r) = renderer.as_mut() {
-                            r.chunk(&c.body, &mut out);
-                        }
-                    }
-                },
-                Event::End(End::Finished) if native => {}
-                Event::End(End::Finished) => {
-                    if let Some(r) = renderer.as_mut() {
-                        r.start(&mut out);
-                        r.finish(&mut out);
-                    }
-                }
-                Event::End(End::Failed(f)) => match renderer.as_mut() {
-                    Some(r) if !native => r.error(f.status, &f.message, &mut out),
-                    _ => render::error_event(f.status, &f.message, &mut out),
-                },
-            }
-            if !out.is_empty() {
-                yield Ok(Bytes::copy_from_slice(&out));
-            }
-        }
+impl rendered::Render for StreamRenderer {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        StreamRenderer::start(self, out);
+    }
+    fn chunk(&mut self, chunk: &RawObject, out: &mut Vec<u8>) {
+        StreamRenderer::chunk(self, chunk, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        StreamRenderer::finish(self, out);
+    }
+    fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        StreamRenderer::error(self, status, message, out);
     }
 }
