@@ -3,10 +3,11 @@
 //! A request travels one way:
 //!
 //! ```text
-//! http (parse, errors) → auth (key → principal) → routing::plan (ordered attempts)
-//!   → exec (attempts, deadlines, stream commit point) → providers (wire formats)
-//!   → exec::Meter → http (JSON or SSE)             ╲
-//!                                                   → accounting (batched writer) → store
+//! http front door (parse: chat, Messages, Responses, embeddings, completions)
+//!   → auth (key → principal) → routing::plan (RouteRequest → ordered attempts)
+//!   → exec (attempts, deadlines, commit point, outcome; native or canonical per adapter)
+//!   → providers (wire formats) → exec::stream events → http front door (render)
+//!   exec::Meter ─→ ledger (settle once) + accounting (batched writer) → store
 //! ```
 //!
 //! Lower layers never call higher ones; providers never touch the database, auth or
