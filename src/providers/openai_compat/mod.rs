@@ -331,4 +331,38 @@ mod tests {
             "{body}"
         );
     }
+
+    #[test]
+    fn every_operation_has_its_url_on_openai_and_azure() {
+        let azure = |api_version: Option<&str>| {
+            let decl = ProviderDecl {
+                base_url: Some("https://res.openai.azure.com".into()),
+                api_version: api_version.map(str::to_owned),
+                ..ProviderDecl::new("az", ProviderKind::Azure)
+            };
+            OpenAiCompat::new(&decl, Some("k".into()), reqwest::Client::new()).unwrap()
+        };
+        let url = |a: &OpenAiCompat, op| a.target.url("dep-1", op).unwrap().to_string();
+        let classic = azure(Some("2024-10-21"));
+        assert_eq!(
+            url(&classic, Op::Embeddings),
+            "https://res.openai.azure.com/openai/deployments/dep-1/embeddings?api-version=2024-10-21"
+        );
+        assert_eq!(
+            url(&classic, Op::Completions),
+            "https://res.openai.azure.com/openai/deployments/dep-1/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            url(&azure(None), Op::Embeddings),
+            "https://res.openai.azure.com/openai/v1/embeddings"
+        );
+        let a = adapter(true);
+        assert_eq!(url(&a, Op::Responses), "http://localhost:1/v1/responses");
+        assert_eq!(url(&a, Op::Embeddings), "http://localhost:1/v1/embeddings");
+        assert!(a.speaks_native(Protocol::OpenAiEmbeddings));
+        assert!(
+            !a.speaks_native(Protocol::OpenAiResponses),
+            "only with responses_api"
+        );
+    }
 }
