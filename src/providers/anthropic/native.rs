@@ -209,17 +209,41 @@ fn merged(
         output_bytes: 0,
         native: None,
     };
+    // Read straight off the translator's output: the frame is what the client gets, so the
+    // chunk body only needs what the meter reads (the id, and the finish reason at the end).
+    let mut finish = None;
     for c in translated {
-        let body = RawObject::from_serialize(c)
-            .map_err(|e| ProviderError::Malformed(format!("could not encode a chunk: {e}")))?;
-        let one = Chunk::inspect(body)?;
-        chunk.has_output |= one.has_output;
-        chunk.finished |= one.finished;
-        chunk.output_bytes += one.output_bytes;
-        if one.usage.is_some() {
-            chunk.usage = one.usage;
+        if chunk.body.get("id").is_none() && !c.id.is_empty() {
+            chunk.body.insert("id", &c.id);
         }
-        chunk.body = one.body;
+        for choice in &c.choices {
+            let d = &choice.delta;
+            let text = d.content.as_ref().map_or(0, String::len)
+                + d.reasoning.as_ref().map_or(0, String::len);
+            let tools: usize = d
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|t| {
+                    t.function.arguments.len() + t.function.name.as_ref().map_or(0, String::len) + 1
+                })
+                .sum();
+            chunk.has_output |= text + tools > 0;
+            chunk.output_bytes += text + tools;
+            if choice.finish_reason.is_some() {
+                chunk.finished = true;
+                finish = choice.finish_reason;
+            }
+        }
+        if c.usage.is_some() {
+            chunk.usage = c.usage.clone();
+        }
+    }
+    if let Some(f) = finish {
+        chunk.body.insert(
+            "choices",
+            &[serde_json::json!({"index": 0, "finish_reason": f})],
+        );
     }
     // A chunk made only at the end of the body has no frame of its own: it sends nothing.
     chunk.native = Some(frame.unwrap_or_default());
