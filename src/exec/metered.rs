@@ -162,6 +162,21 @@ impl Meter {
         }
     }
 
+    /// The usage this request will be billed for so far: the upstream's when it came,
+    /// otherwise an estimate of what was sent and generated (`true`).
+    pub fn usage_or_estimate(&self) -> (Usage, bool) {
+        match &self.usage {
+            Some(u) => (u.clone(), false),
+            None => (
+                Usage::new(
+                    estimate_tokens(self.messages_len),
+                    estimate_tokens(self.output_bytes),
+                ),
+                true,
+            ),
+        }
+    }
+
     pub fn observe_chunk(&mut self, c: &Chunk) {
         self.output_bytes += c.output_bytes;
         self.observe_usage(c.usage.as_ref());
@@ -224,6 +239,7 @@ impl Meter {
             return;
         }
         self.sent = true;
+        let (usage, estimated) = self.usage_or_estimate();
         let r = &mut self.record;
         r.outcome = outcome.as_str().into();
         r.cancelled = outcome == Outcome::Cancelled;
@@ -235,16 +251,7 @@ impl Meter {
         if let Some(price) = self.price.or(self.in_flight) {
             // Usage from the upstream when it came; otherwise an estimate of what was sent and
             // generated.
-            let usage = match self.usage.take() {
-                Some(u) => u,
-                None => {
-                    r.usage_estimated = true;
-                    Usage::new(
-                        estimate_tokens(self.messages_len),
-                        estimate_tokens(self.output_bytes),
-                    )
-                }
-            };
+            r.usage_estimated = estimated;
             r.prompt_tokens = usage.prompt_tokens as i64;
             r.completion_tokens = usage.completion_tokens as i64;
             r.cached_tokens = usage.cached_tokens() as i64;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{start_stream, Committed, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::{Attempt, Plan};
+use crate::types::Usage;
 
 /// What a front door renders.
 pub enum Event {
@@ -26,8 +27,9 @@ pub enum Event {
 
 /// How a stream ended.
 pub enum End {
-    /// The upstream finished normally.
-    Finished,
+    /// The upstream finished normally; the usage billed (the upstream's, or an estimate when
+    /// it reported none), for dialects that always tell it.
+    Finished(Box<Usage>),
     /// Ended early; the client is told in-stream with this status and message.
     Failed(StreamFailure),
 }
@@ -91,8 +93,9 @@ pub fn committed(committed: Committed, mut meter: Meter, cut: CancellationToken)
         drop(rest);
         let end = match failure {
             None => {
+                let (usage, _) = meter.usage_or_estimate();
                 meter.finish(Outcome::Success, 200, None);
-                End::Finished
+                End::Finished(Box::new(usage))
             }
             Some(Early::Shutdown) => {
                 let message = "The gateway is shutting down: this stream was ended after its grace period; retry the request".to_owned();

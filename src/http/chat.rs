@@ -8,9 +8,9 @@ use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, Dialect};
 use super::sse::{self, Presentation};
-use super::{add_rate_headers, admit, cost, AppState, RequestContext};
+use super::{add_rate_headers, admit, cost, openrouter, AppState, RequestContext};
 use crate::exec::stream::{self, Pacing};
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::routing::{self, Plan};
@@ -58,6 +58,7 @@ async fn admit_and_run(
     let call = Call {
         stream: chat.stream,
         include_usage: chat.include_usage,
+        shape: Shape::Chat,
         req: ExecRequest::chat(chat),
     };
     let mut resp = run(state, ctx, call, plan, meter).await;
@@ -72,6 +73,15 @@ pub struct Call {
     pub stream: bool,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
+    pub shape: Shape,
+}
+
+/// What the answer is, for the dialects that shape each differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Chat,
+    TextCompletion,
+    Embeddings,
 }
 
 /// Executes an admitted request; the meter records and settles whatever happens.
@@ -152,19 +162,33 @@ async fn execute(
     plan: Plan,
     meter: &mut Meter,
 ) -> Result<Handled, ApiError> {
+    let openrouter = ctx.dialect == Dialect::OpenRouter;
     let presentation = Presentation {
-        include_usage: call.include_usage,
+        dialect: ctx.dialect,
+        include_usage: call.include_usage || openrouter,
         request_id: ctx.id.clone(),
         requested: plan.requested.clone(),
+        object: match call.shape {
+            Shape::TextCompletion => "text_completion",
+            _ => "chat.completion.chunk",
+        },
     };
     let req = call.req;
     if !call.stream {
         let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
         let mut body = completion.body;
-        body.insert("model", &attempt.model);
-        body.insert("provider", &attempt.provider);
-        if let Some(u) = &completion.usage {
-            cost::annotate(&mut body, u, &attempt.price);
+        if openrouter && call.shape != Shape::Embeddings {
+            let (billed, _) = meter.usage_or_estimate();
+            openrouter::completion(&mut body, &attempt, &ctx.id, &billed);
+        } else {
+            if openrouter {
+                body.insert("id", &ctx.id);
+            }
+            body.insert("model", &attempt.model);
+            body.insert("provider", &attempt.provider);
+            if let Some(u) = &completion.usage {
+                cost::annotate(&mut body, u, &attempt.price);
+            }
         }
         return Ok(Handled::Json(body.to_vec(), req.dropped_params(&attempt)));
     }

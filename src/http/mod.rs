@@ -13,6 +13,7 @@ pub mod guard;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod openrouter;
 pub mod ops;
 pub mod rendered;
 pub mod responses;
@@ -66,6 +67,8 @@ pub fn add_rate_headers(headers: &mut axum::http::HeaderMap, rate: &RateHeaders)
 pub struct RequestContext {
     pub id: String,
     pub started: Instant,
+    /// The shapes the client speaks, by the prefix it came through.
+    pub dialect: error::Dialect,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -105,13 +108,15 @@ pub fn router(state: AppState) -> Router {
 /// (`x-request-id`, and OpenRouter's `X-Generation-Id`).
 async fn request_context(mut req: Request, next: Next) -> Response {
     let id = new_request_id();
+    let dialect = error::Dialect::of_path(req.uri().path());
     let ctx = RequestContext {
         id: id.clone(),
         started: Instant::now(),
+        dialect,
     };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(ctx);
-    let mut resp = next.run(req).instrument(span).await;
+    let mut resp = dialect.scope(next.run(req).instrument(span)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v.clone());
         resp.headers_mut().insert("x-generation-id", v);

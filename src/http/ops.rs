@@ -8,7 +8,7 @@ use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::chat::{run, Call};
+use super::chat::{run, Call, Shape};
 use super::error::ApiError;
 use super::{add_rate_headers, admit, AppState, RequestContext};
 use crate::exec::ExecRequest;
@@ -104,6 +104,10 @@ async fn serve(
     let call = Call {
         stream: r.stream,
         include_usage: r.include_usage,
+        shape: match op {
+            Op::Embeddings => Shape::Embeddings,
+            Op::Completions => Shape::TextCompletion,
+        },
         req: ExecRequest {
             chat: Err(InvalidRequest::new(why, None, "unsupported_operation")),
             native: Some(NativeBody {

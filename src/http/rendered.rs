@@ -55,8 +55,8 @@ pub fn body<R: Render>(
                         }
                     }
                 },
-                Event::End(End::Finished) if native => {}
-                Event::End(End::Finished) => {
+                Event::End(End::Finished(_)) if native => {}
+                Event::End(End::Finished(_)) => {
                     if let Some(r) = renderer.as_mut() {
                         r.start(&mut out);
                         r.finish(&mut out);

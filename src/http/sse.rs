@@ -7,6 +7,8 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+use super::error::{stream_error_type, Dialect};
+use super::openrouter;
 use crate::exec::stream::{End, Event, Events};
 use crate::providers::Chunk;
 use crate::routing::Attempt;
@@ -19,16 +21,26 @@ pub const DONE: &[u8] = b"data: [DONE]\n\n";
 /// How chunks are presented to this client.
 #[derive(Clone)]
 pub struct Presentation {
+    /// OpenAI's (`/v1`) or OpenRouter's (`/api/v1`) chunk shapes.
+    pub dialect: Dialect,
+    /// Usage reaches the client: asked for with `stream_options.include_usage`, or always
+    /// (OpenRouter's dialect).
     pub include_usage: bool,
     pub request_id: String,
     /// The model the client asked for first, named in errors before any attempt served.
     pub requested: String,
+    /// The chunks' `object` (`chat.completion.chunk`, or `text_completion` for legacy
+    /// completions), for the chunks the gateway writes itself.
+    pub object: &'static str,
 }
 
 /// Renders one upstream chunk for the client; `None` hides it (a usage-only chunk the client
 /// did not ask for).
 fn render(mut chunk: Chunk, attempt: &Attempt, p: &Presentation) -> Option<Bytes> {
-    let (model, provider) = (attempt.model.as_str(), attempt.provider.as_str());
+    if p.dialect == Dialect::OpenRouter {
+        openrouter::chunk(&mut chunk.body, attempt, &p.request_id, chunk.finished);
+        return Some(frame(&chunk.body));
+    }
     if !p.include_usage {
         if chunk.usage_only {
             return None;
@@ -37,13 +49,17 @@ fn render(mut chunk: Chunk, attempt: &Attempt, p: &Presentation) -> Option<Bytes
     } else if let Some(u) = &chunk.usage {
         super::cost::annotate(&mut chunk.body, u, &attempt.price);
     }
-    chunk.body.insert("model", model);
-    chunk.body.insert("provider", provider);
+    chunk.body.insert("model", attempt.model.as_str());
+    chunk.body.insert("provider", attempt.provider.as_str());
+    Some(frame(&chunk.body))
+}
+
+fn frame(body: &crate::types::RawObject) -> Bytes {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"data: ");
-    chunk.body.write_to(&mut out);
+    body.write_to(&mut out);
     out.extend_from_slice(b"\n\n");
-    Some(Bytes::from(out))
+    Bytes::from(out)
 }
 
 /// OpenRouter's mid-stream error: a chunk with a top-level `error` and `finish_reason: "error"`.
@@ -68,7 +84,13 @@ pub fn error_chunk(
     }
     out.extend_from_slice(b",\"error\":{\"message\":");
     write_json_string(&mut out, message);
-    out.extend_from_slice(format!(",\"code\":{status}}}").as_bytes());
+    out.extend_from_slice(
+        format!(
+            ",\"code\":{status},\"metadata\":{{\"error_type\":\"{}\"}}}}",
+            stream_error_type(status)
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(
         b",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}]}\n\n",
     );
@@ -82,16 +104,25 @@ pub fn body(
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     async_stream::stream! {
         let mut serving: Option<Box<Attempt>> = None;
+        let mut usage_sent = false;
         while let Some(event) = events.next().await {
             match event {
                 Event::KeepAlive => yield Ok(Bytes::from_static(KEEPALIVE)),
                 Event::Serving(a) => serving = Some(a),
                 Event::Chunk(c) => {
+                    usage_sent |= c.usage.is_some();
                     if let Some(b) = serving.as_ref().and_then(|a| render(c, a, &p)) {
                         yield Ok(b);
                     }
                 }
-                Event::End(End::Finished) => yield Ok(Bytes::from_static(DONE)),
+                Event::End(End::Finished(billed)) => {
+                    // OpenRouter's clients read tokens and cost from the last chunk: tell
+                    // them even when the upstream did not.
+                    if let (Dialect::OpenRouter, false, Some(a)) = (p.dialect, usage_sent, &serving) {
+                        yield Ok(frame(&openrouter::usage_chunk(a, &p.request_id, p.object, &billed)));
+                    }
+                    yield Ok(Bytes::from_static(DONE));
+                }
                 Event::End(End::Failed(f)) => {
                     let (model, provider) = match &serving {
                         Some(a) => (a.model.as_str(), Some(a.provider.as_str())),

@@ -281,7 +281,18 @@ pub fn plan(
             let rank = |p: &str| order.iter().position(|o| o == p).unwrap_or(usize::MAX);
             candidates.sort_by_key(|a| rank(&a.provider));
             if prefs.allow_fallbacks == Some(false) {
+                let before = candidates.len();
                 candidates.retain(|a| rank(&a.provider) != usize::MAX);
+                if candidates.len() < before {
+                    by_request = true;
+                    if candidates.is_empty() {
+                        reasons.push(format!(
+                            "{}: no endpoint from provider.order ({}) and provider.allow_fallbacks is false",
+                            model.decl.slug,
+                            order.join(", ")
+                        ));
+                    }
+                }
             }
         } else if prefs.allow_fallbacks == Some(false) {
             candidates.truncate(1);

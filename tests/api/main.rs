@@ -14,6 +14,7 @@ mod agents;
 mod auth_admin;
 mod chat;
 mod connections;
+mod dialect;
 mod fallback;
 mod hardening;
 mod ledger;

@@ -1,12 +1,18 @@
-//! `ApiError`: every error the HTTP layer returns, mapped in one place to a status and
-//! OpenAI's error shape `{"error":{"message","type","param","code"}}` (plus `metadata` where
-//! there is structured detail). Clients show only `message`, so it names what went wrong,
-//! where, and — for upstream failures — the provider, its status and its own reason.
+//! `ApiError`: every error the HTTP layer returns, mapped in one place to a status and, per
+//! dialect, to OpenAI's error shape `{"error":{"message","type","param","code"}}` (plus
+//! `metadata` where there is structured detail; here), OpenRouter's (`openrouter`) or
+//! Anthropic's (`messages::render`). Clients show only `message`, so it names what went
+//! wrong, where, and — for upstream failures — the provider, its status and its own reason.
+
+mod openrouter;
+mod respond;
+
+pub use openrouter::stream_error_type;
+pub use respond::Dialect;
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 
@@ -328,7 +334,7 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::Exec(ExecError::Rejected(f)) => match &f.error {
                 ProviderError::Status {
@@ -356,7 +362,7 @@ impl ApiError {
     }
 
     /// Seconds for `Retry-After`, when every attempt was rate-limited.
-    fn retry_after(&self) -> Option<Duration> {
+    pub(super) fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Refused(r) => r.retry_after(),
             ApiError::Overloaded(_) => Some(Duration::from_secs(1)),
@@ -374,9 +380,8 @@ impl ApiError {
         }
     }
 
-    /// The JSON error document.
     /// Every attempt failed because its upstream was overloaded (529).
-    fn upstreams_overloaded(&self) -> bool {
+    pub(super) fn upstreams_overloaded(&self) -> bool {
         match self {
             ApiError::Exec(ExecError::AllFailed(fs)) => {
                 !fs.is_empty() && fs.iter().all(|f| f.error.status() == Some(529))
@@ -386,6 +391,7 @@ impl ApiError {
         }
     }
 
+    /// The JSON error document in OpenAI's shape.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&json!({ "error": self.body() })).unwrap_or_default()
     }
@@ -436,129 +442,5 @@ fn all_failed_status(fs: &[Failure]) -> StatusCode {
         StatusCode::GATEWAY_TIMEOUT
     } else {
         StatusCode::BAD_GATEWAY
-    }
-}
-
-/// The error shape a client understands, by the door it came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `{"error":{"message","type","param","code"}}`.
-    OpenAi,
-    /// `{"type":"error","error":{"type","message"}}`.
-    Anthropic,
-}
-
-impl Dialect {
-    /// The dialect of a request path, for errors raised before its handler runs.
-    pub fn of_path(path: &str) -> Dialect {
-        if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
-            Dialect::Anthropic
-        } else {
-            Dialect::OpenAi
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        self.respond(Dialect::OpenAi)
-    }
-}
-
-impl ApiError {
-    /// The response in `dialect`'s error shape; status and headers are the same in all.
-    pub fn respond(self, dialect: Dialect) -> Response {
-        let status = match dialect {
-            // Anthropic's clients know 529 as "overloaded, retry": keep it when every
-            // upstream said so.
-            Dialect::Anthropic if self.upstreams_overloaded() => {
-                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
-            }
-            _ => self.status(),
-        };
-        if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %self.message(), "request failed");
-        } else {
-            tracing::debug!(status = status.as_u16(), error = %self.message(), "request rejected");
-        }
-        let body = match dialect {
-            Dialect::OpenAi => self.to_json(),
-            Dialect::Anthropic => {
-                super::messages::render::error_body(status.as_u16(), &self.message(), None)
-            }
-        };
-        let mut resp = (status, body).into_response();
-        let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Some(after) = self.retry_after() {
-            // Whole seconds, rounded up: a client that waits this long is let through.
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
-        }
-        if let ApiError::Refused(r) = &self {
-            if let Some(h) = r.headers() {
-                super::add_rate_headers(headers, h);
-            }
-            if matches!(r, Refusal::TooLarge { .. }) {
-                // Waiting cannot help: tell the SDKs not to retry.
-                headers.insert("x-should-retry", HeaderValue::from_static("false"));
-            }
-        }
-        if let ApiError::Auth(AuthError::Missing | AuthError::Invalid | AuthError::InvalidMaster) =
-            self
-        {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dialect_by_path() {
-        for p in [
-            "/v1/messages",
-            "/api/v1/messages",
-            "/v1/messages/count_tokens",
-        ] {
-            assert_eq!(Dialect::of_path(p), Dialect::Anthropic, "{p}");
-        }
-        for p in [
-            "/v1/chat/completions",
-            "/v1/responses",
-            "/v1/messagesx",
-            "/admin/keys",
-        ] {
-            assert_eq!(Dialect::of_path(p), Dialect::OpenAi, "{p}");
-        }
-    }
-
-    #[test]
-    fn overloaded_upstreams_are_529_for_anthropic_clients_only() {
-        let failure = |status| Failure {
-            model: "m".into(),
-            provider: "p".into(),
-            error: ProviderError::Status {
-                status,
-                message: "Overloaded".into(),
-                error_type: None,
-                code: None,
-                param: None,
-                retry_after: None,
-            },
-        };
-        let all = || ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(529)]));
-        assert_eq!(all().respond(Dialect::Anthropic).status(), 529);
-        assert_eq!(all().respond(Dialect::OpenAi).status(), 502);
-        let mixed = ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(500)]));
-        assert_eq!(mixed.respond(Dialect::Anthropic).status(), 502);
     }
 }
