@@ -57,6 +57,7 @@ pub async fn key(
                 None,
                 None,
                 true,
+                0,
             )
         }
         Caller::Key(k) => {
@@ -74,6 +75,7 @@ pub async fn key(
                 p.rpm,
                 p.expires_at,
                 false,
+                period_spend(p, &spend),
             )
         }
     };
@@ -90,7 +92,9 @@ fn key_data(
     rpm: Option<u64>,
     expires_at: Option<i64>,
     management: bool,
+    period_spent: i64,
 ) -> Value {
+    let layer = budget_layer(budget, reset, period_spent, remaining);
     json!({
         "label": label,
         "limit": budget.map(nanos_to_usd),
@@ -115,7 +119,32 @@ fn key_data(
             "interval": "1m",
             "note": "requests per minute for this key; -1 when it has no limit",
         },
+        // Fields OpenRouter's current SDKs require. Switchyard has no organisations,
+        // workspaces, data regions or free-model quota: the values say so (-1: no quota).
+        "allowed_data_regions": ["global"],
+        "organization_id": null,
+        "workspace_id": null,
+        "budgets": layer.iter().collect::<Vec<_>>(),
+        "effective_budget": layer,
+        "free_model_daily_requests": { "limit": -1, "remaining": -1, "used": 0 },
     })
+}
+
+/// The key's own budget as OpenRouter's budget layer (`scope: "key_limit"`).
+fn budget_layer(budget: Option<i64>, reset: BudgetReset, spent: i64, remaining: i64) -> Option<Value> {
+    let limit = budget?;
+    let now = now_ms();
+    Some(json!({
+        "scope": "key_limit",
+        "budget_id": null,
+        "guardrail_id": null,
+        "include_byok": false,
+        "limit_usd": nanos_to_usd(limit),
+        "spend_usd": nanos_to_usd(spent),
+        "remaining_usd": nanos_to_usd(remaining),
+        "reset_interval": (reset != BudgetReset::Never).then(|| reset.as_str()),
+        "resets_at": reset.next_reset(now).map(format_rfc3339),
+    }))
 }
 
 /// `GET /credits`: the key's budget for the current period and its spend in it; with the
