@@ -131,7 +131,12 @@ fn key_data(
 }
 
 /// The key's own budget as OpenRouter's budget layer (`scope: "key_limit"`).
-fn budget_layer(budget: Option<i64>, reset: BudgetReset, spent: i64, remaining: i64) -> Option<Value> {
+fn budget_layer(
+    budget: Option<i64>,
+    reset: BudgetReset,
+    spent: i64,
+    remaining: i64,
+) -> Option<Value> {
     let limit = budget?;
     let now = now_ms();
     Some(json!({
