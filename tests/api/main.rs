@@ -31,5 +31,6 @@ mod provider_gemini;
 mod replicas;
 mod responses;
 mod sdk;
+mod sdk_openrouter;
 mod store_contract;
 mod streaming;
