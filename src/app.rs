@@ -98,11 +98,13 @@ impl App {
 
         let stop_background = CancellationToken::new();
         let (recorder, rx) = Recorder::channel(settings.accounting.queue_capacity);
+        let stats = Arc::new(crate::routing::LiveStats::default());
         let writer = accounting::spawn_writer(
             store.clone(),
             rx,
             settings.accounting.clone(),
             &recorder,
+            stats.clone(),
             ledger.holder().to_owned(),
             stop_background.clone(),
         );
@@ -133,6 +135,7 @@ impl App {
             store,
             recorder,
             ledger,
+            stats,
             lifecycle: crate::server::Lifecycle::default(),
         };
         Ok(App {

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{LogHealth, Pending, Record};
 use crate::config::AccountingSettings;
+use crate::routing::LiveStats;
 use crate::store::{Store, StoreError};
 
 struct Writer {
@@ -18,6 +19,7 @@ struct Writer {
     holder: String,
     health: Arc<LogHealth>,
     pending: Arc<Pending>,
+    stats: Arc<LiveStats>,
     stop: CancellationToken,
 }
 
@@ -26,6 +28,7 @@ pub fn spawn_writer(
     mut rx: mpsc::Receiver<Record>,
     settings: AccountingSettings,
     recorder: &super::Recorder,
+    stats: Arc<LiveStats>,
     holder: String,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -36,6 +39,7 @@ pub fn spawn_writer(
             holder,
             health,
             pending,
+            stats,
             stop: stop.clone(),
         };
         let mut batch: Vec<Record> = Vec::with_capacity(settings.batch_size);
@@ -84,6 +88,8 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
+        // Routing learns from each record once, before (and whether or not) it is stored.
+        self.stats.observe(batch.iter().map(|r| &**r));
         let mut delay = Duration::from_millis(100);
         let mut tries = 0;
         loop {

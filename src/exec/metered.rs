@@ -45,6 +45,8 @@ pub struct RequestInfo {
     pub id: String,
     pub app_referer: Option<String>,
     pub app_title: Option<String>,
+    /// OpenRouter's `x-session-id` header (a `session_id` in the body wins).
+    pub session_id: Option<String>,
 }
 
 pub struct Meter {
@@ -73,6 +75,7 @@ impl Meter {
                 created_at: now_ms() - started.elapsed().as_millis() as i64,
                 app_referer: info.app_referer,
                 app_title: info.app_title,
+                session_id: info.session_id,
                 outcome: Outcome::Cancelled.as_str().into(),
                 ..RequestRecord::default()
             },
@@ -100,6 +103,14 @@ impl Meter {
         self.record.requested_model = model;
         self.record.streamed = streamed;
         self.messages_len = messages_len;
+    }
+
+    /// The end user and session the body named.
+    pub fn attribute(&mut self, a: &crate::types::attribution::Attribution) {
+        self.record.external_user.clone_from(&a.user);
+        if a.session_id.is_some() {
+            self.record.session_id.clone_from(&a.session_id);
+        }
     }
 
     /// Notes an attempt before it starts, so a drop mid-attempt still records it.

@@ -105,9 +105,10 @@ pub enum ExecError {
     /// The upstream rejected the request itself; retrying elsewhere would not help.
     #[error("{} rejected the request: {}", .0.provider, .0.error)]
     Rejected(Box<Failure>),
-    /// Every attempt failed.
+    /// Every attempt failed; with the names the plan skipped (unknown models in a `models`
+    /// list), which the error reports since nothing else served.
     #[error("all {} attempts failed", .0.len())]
-    AllFailed(Vec<Failure>),
+    AllFailed(Vec<Failure>, Vec<String>),
 }
 
 /// Runs a non-streamed request. The meter learns what served; the front door finishes it
@@ -136,7 +137,7 @@ pub async fn complete(
             Err(error) => failures.push(failed(meter, attempt, error)?),
         }
     }
-    Err(ExecError::AllFailed(failures))
+    Err(ExecError::AllFailed(failures, plan.skipped.clone()))
 }
 
 /// A stream past its commit point.
@@ -178,7 +179,10 @@ async fn start_stream(
             },
         }
     }
-    (meter, Err(ExecError::AllFailed(failures)))
+    (
+        meter,
+        Err(ExecError::AllFailed(failures, plan.skipped.clone())),
+    )
 }
 
 async fn open_until_commit(

@@ -258,7 +258,7 @@ fn generation_data(r: &RequestRecord) -> Value {
         "is_byok": false,
         "service_tier": null,
         "web_search_engine": null,
-        "external_user": null,
+        "external_user": r.external_user,
         "preset_id": null,
         "router": null,
         "user_agent": null,
@@ -267,7 +267,7 @@ fn generation_data(r: &RequestRecord) -> Value {
         "data_region": "global",
         "api_type": "completions",
         "provider_responses": null,
-        "session_id": null,
+        "session_id": r.session_id,
         "request_id": r.id,
         // Switchyard's own, beside OpenRouter's fields.
         "outcome": r.outcome,

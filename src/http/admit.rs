@@ -121,6 +121,11 @@ pub async fn admit(
                 .or_else(|| header_text(headers, "referer")),
             app_title: header_text(headers, "x-openrouter-title")
                 .or_else(|| header_text(headers, "x-title")),
+            session_id: header_text(headers, "x-session-id").map(|s| {
+                s.chars()
+                    .take(crate::types::attribution::MAX_SESSION_ID)
+                    .collect()
+            }),
         },
         ctx.started,
     );

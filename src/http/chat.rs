@@ -38,14 +38,20 @@ async fn admit_and_run(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
-    let chat = ChatRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    let mut chat = ChatRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
     drop(bytes);
     chat.check_bounds(state.settings.request_bounds)
         .map_err(|e| admit::refused(state, e.into()))?;
     let snap = state.registry.snapshot();
-    let mut plan = routing::plan(&snap, &chat.route(), &state.settings.routing)
+    let mut plan = routing::plan(&snap, &chat.route(), &state.settings.routing, &state.stats)
         .map_err(|e| admit::refused(state, e.into()))?;
     drop(snap);
+    if plan.thinking && !chat.body.contains("reasoning") && !chat.body.contains("reasoning_effort")
+    {
+        // `:thinking`: reasoning on, unless the request already says how much.
+        chat.body
+            .insert("reasoning", &serde_json::json!({ "enabled": true }));
+    }
     let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut plan, |p| {
         admit::estimate(p, chat.messages_len, chat.max_output_tokens)
     })
@@ -55,6 +61,7 @@ async fn admit_and_run(
         chat.stream,
         chat.messages_len,
     );
+    meter.attribute(&chat.attribution);
     let call = Call {
         stream: chat.stream,
         include_usage: chat.include_usage,

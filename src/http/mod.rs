@@ -49,6 +49,8 @@ pub struct AppState {
     pub store: Store,
     pub recorder: Recorder,
     pub ledger: Arc<Ledger>,
+    /// Live per-endpoint figures (throughput, latency) for sorted routing.
+    pub stats: Arc<crate::routing::LiveStats>,
     /// Draining (health says so) and cut (open streams end) at shutdown.
     pub lifecycle: crate::server::Lifecycle,
 }

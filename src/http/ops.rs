@@ -84,9 +84,11 @@ async fn serve(
         kind,
     };
     let snap = state.registry.snapshot();
-    let mut plan = routing::plan(&snap, &route, &state.settings.routing)
+    let mut plan = routing::plan(&snap, &route, &state.settings.routing, &state.stats)
         .map_err(|e| admit::refused(state, e.into()))?;
     drop(snap);
+    plan.without_thinking("reasoning")
+        .map_err(|e| admit::refused(state, e.into()))?;
     // Embeddings generate nothing: only the input is reserved.
     let max_output = match op {
         Op::Embeddings => Some(0),
@@ -101,6 +103,7 @@ async fn serve(
         r.stream,
         r.input_bytes,
     );
+    meter.attribute(&r.attribution);
     let call = Call {
         stream: r.stream,
         include_usage: r.include_usage,

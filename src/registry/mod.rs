@@ -96,7 +96,7 @@ impl Snapshot {
         scored.into_iter().take(n).map(|(_, s)| s).collect()
     }
 
-    fn build(rows: crate::store::RegistryRows, ctx: &BuildContext) -> Snapshot {
+    pub(crate) fn build(rows: crate::store::RegistryRows, ctx: &BuildContext) -> Snapshot {
         let mut providers = HashMap::new();
         for decl in rows.providers {
             let (adapter, inactive_reason) = if !decl.enabled {

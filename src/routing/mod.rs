@@ -3,5 +3,8 @@
 
 pub mod plan;
 pub mod policy;
+pub mod stats;
+pub mod variant;
 
 pub use plan::{plan, Attempt, Plan, PlanError, RouteRequest};
+pub use stats::LiveStats;

@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::stats::LiveStats;
+use super::variant::{self, Variant};
 use crate::config::RoutingSettings;
 use crate::providers::Provider;
 use crate::registry::{Model, Snapshot};
-use crate::types::chat::{DataCollection, ProviderPreferences, SortBy};
+use crate::types::chat::{DataCollection, ProviderPreferences, SortBy, SortPreference};
 use crate::types::registry::{ModelKind, DEFAULT_OUTPUT_TOKENS};
 use crate::types::{ChatRequest, Price};
 
@@ -73,6 +75,11 @@ pub struct Plan {
     /// The model the client asked for first.
     pub requested: String,
     pub attempts: Vec<Attempt>,
+    /// The `:thinking` variant asked for reasoning (front doors turn it on).
+    pub thinking: bool,
+    /// Names in the request's list that could not be used, and why (for the error when
+    /// nothing else serves).
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,6 +96,13 @@ pub enum PlanError {
         model: String,
         kind: ModelKind,
         wanted: ModelKind,
+    },
+    /// A `:variant` suffix the gateway cannot honour for this model.
+    #[error("Model `{name}`: the `:{variant}` variant cannot be served: {reason}")]
+    Variant {
+        name: String,
+        variant: String,
+        reason: String,
     },
     /// Every endpoint was excluded; `by_request` when the request's own preferences did it.
     #[error("No endpoint can serve `{model}`: {}", .reasons.join("; "))]
@@ -125,6 +139,7 @@ pub fn plan(
     snap: &Snapshot,
     req: &RouteRequest<'_>,
     routing: &RoutingSettings,
+    stats: &LiveStats,
 ) -> Result<Plan, PlanError> {
     let mut names: Vec<&str> = Vec::new();
     if let Some(m) = req.model {
@@ -135,34 +150,42 @@ pub fn plan(
             names.push(m);
         }
     }
-    let mut models: Vec<&Arc<Model>> = Vec::new();
+    let mut models: Vec<(&Arc<Model>, Option<Variant>)> = Vec::new();
+    // Names in a list that do not resolve are skipped; they matter only if nothing serves.
+    let mut skipped: Vec<PlanError> = Vec::new();
     for name in &names {
-        let model = snap.resolve(name).ok_or_else(|| PlanError::UnknownModel {
-            name: (*name).to_owned(),
-            suggestions: snap
-                .closest(name, 8)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        })?;
-        if model.decl.kind != req.kind {
-            return Err(PlanError::WrongKind {
-                model: model.decl.slug.clone(),
-                kind: model.decl.kind,
-                wanted: req.kind,
-            });
-        }
-        if !models.iter().any(|m| m.decl.slug == model.decl.slug) {
-            models.push(model);
+        match resolve(snap, name, req.kind) {
+            Ok(found) => {
+                if !models
+                    .iter()
+                    .any(|(m, v)| m.decl.slug == found.0.decl.slug && *v == found.1)
+                {
+                    models.push(found);
+                }
+            }
+            Err(e @ PlanError::Variant { .. }) => return Err(e),
+            Err(e) if names.len() > 1 => skipped.push(e),
+            Err(e) => return Err(e),
         }
     }
-    // The registry chain applies only when the client did not give its own order.
+    if models.is_empty() {
+        return Err(skipped
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| unknown(snap, "")));
+    }
+    let thinking = models
+        .first()
+        .is_some_and(|(_, v)| *v == Some(Variant::Thinking));
+    // The registry chain applies only when the client did not give its own order; it keeps
+    // the primary's routing variant (a `:free` request never falls back to a paid model).
     if req.models.is_empty() {
-        if let Some(primary) = models.first().cloned() {
+        if let Some((primary, variant)) = models.first().cloned() {
+            let variant = variant.filter(|v| *v != Variant::Thinking);
             for f in &primary.decl.fallbacks {
                 if let Some(m) = snap.resolve(f).filter(|m| m.decl.kind == req.kind) {
-                    if !models.iter().any(|x| x.decl.slug == m.decl.slug) {
-                        models.push(m);
+                    if !models.iter().any(|(x, _)| x.decl.slug == m.decl.slug) {
+                        models.push((m, variant));
                     }
                 }
             }
@@ -173,10 +196,15 @@ pub fn plan(
     let used = &req.used_parameters;
     let require_params = prefs.require_parameters.unwrap_or(false);
     let mut attempts = Vec::new();
-    let mut reasons = Vec::new();
+    let skipped: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    let mut reasons = skipped.clone();
     let mut by_request = false;
+    let partition_none = prefs
+        .sort
+        .as_ref()
+        .is_some_and(SortPreference::across_models);
 
-    for model in &models {
+    for (model, variant) in &models {
         let mut candidates = Vec::new();
         for ep in model.decl.endpoints.iter().filter(|e| e.enabled) {
             // Built only when an endpoint is excluded: the common path allocates nothing here.
@@ -236,6 +264,12 @@ pub fn plan(
                     continue;
                 }
             }
+            if *variant == Some(Variant::Free)
+                && (ep.input_price > 0.0 || ep.output_price > 0.0 || ep.request_price > 0.0)
+            {
+                excluded("not free (the `:free` variant)".into());
+                continue;
+            }
             if let Some(max) = &prefs.max_price {
                 let over_prompt = max.prompt.is_some_and(|m| ep.input_price > m);
                 let over_completion = max.completion.is_some_and(|m| ep.output_price > m);
@@ -273,9 +307,13 @@ pub fn plan(
             });
         }
 
-        if prefs.sort.as_ref().is_some_and(|s| s.by() == SortBy::Price) {
-            // Stable: equal prices keep registry order.
-            candidates.sort_by_key(|a| a.price.sort_key());
+        let sort = match variant {
+            Some(Variant::Floor) => Some(SortBy::Price),
+            Some(Variant::Nitro) => Some(SortBy::Throughput),
+            _ => prefs.sort.as_ref().map(SortPreference::by),
+        };
+        if let Some(by) = sort.filter(|_| !partition_none) {
+            sort_attempts(&mut candidates, by, stats);
         }
         if let Some(order) = &prefs.order {
             let rank = |p: &str| order.iter().position(|o| o == p).unwrap_or(usize::MAX);
@@ -300,10 +338,15 @@ pub fn plan(
         attempts.extend(candidates);
     }
 
+    if let Some(by) = prefs.sort.as_ref().filter(|_| partition_none) {
+        // `partition: "none"`: one ranking across every model's endpoints.
+        sort_attempts(&mut attempts, by.by(), stats);
+    }
+
     if attempts.is_empty() {
         let model = models
             .first()
-            .map(|m| m.decl.slug.clone())
+            .map(|(m, _)| m.decl.slug.clone())
             .unwrap_or_default();
         if reasons.is_empty() {
             reasons.push("it has no enabled endpoints".into());
@@ -317,8 +360,128 @@ pub fn plan(
     Ok(Plan {
         requested: models
             .first()
-            .map(|m| m.decl.slug.clone())
+            .map(|(m, _)| m.decl.slug.clone())
             .unwrap_or_default(),
         attempts,
+        thinking,
+        skipped,
     })
 }
+
+impl Plan {
+    /// For front doors whose own request field asks for reasoning: the `:thinking` variant
+    /// is refused there, pointing at that field, rather than guessed into the body.
+    pub fn without_thinking(&self, field: &str) -> Result<(), PlanError> {
+        if !self.thinking {
+            return Ok(());
+        }
+        Err(PlanError::Variant {
+            name: format!("{}:thinking", self.requested),
+            variant: "thinking".into(),
+            reason: format!(
+                "this endpoint asks for reasoning with `{field}`; the variant is served on chat completions"
+            ),
+        })
+    }
+}
+
+/// A name as a registry model, or as a model with a variant suffix (an exact slug wins, so a
+/// registry model named `x/y:free` is itself, not `x/y` filtered).
+fn resolve<'s>(
+    snap: &'s Snapshot,
+    name: &str,
+    kind: ModelKind,
+) -> Result<(&'s Arc<Model>, Option<Variant>), PlanError> {
+    let (model, variant) = match snap.resolve(name) {
+        Some(m) => (m, None),
+        None => {
+            let Some((base, suffix)) = variant::split(name) else {
+                return Err(unknown(snap, name));
+            };
+            let Some(m) = snap.resolve(base) else {
+                return Err(unknown(snap, name));
+            };
+            let variant = suffix.map_err(|s| PlanError::Variant {
+                name: name.to_owned(),
+                variant: s.to_owned(),
+                reason: "it is not a variant Switchyard knows (:free, :floor, :nitro, :thinking)"
+                    .into(),
+            })?;
+            (m, Some(variant))
+        }
+    };
+    if let Some(v) = variant {
+        let refuse = |reason: String| PlanError::Variant {
+            name: name.to_owned(),
+            variant: v.as_str().to_owned(),
+            reason,
+        };
+        if let Some(why) = v.unsupported() {
+            return Err(refuse(why.to_owned()));
+        }
+        let params = &model.decl.supported_parameters;
+        if v == Variant::Thinking && !params.is_empty() && !params.iter().any(|p| p == "reasoning")
+        {
+            return Err(refuse(format!(
+                "`{}` does not reason (its supported parameters have no `reasoning`)",
+                model.decl.slug
+            )));
+        }
+    }
+    if model.decl.kind != kind {
+        return Err(PlanError::WrongKind {
+            model: model.decl.slug.clone(),
+            kind: model.decl.kind,
+            wanted: kind,
+        });
+    }
+    Ok((model, variant))
+}
+
+fn unknown(snap: &Snapshot, name: &str) -> PlanError {
+    PlanError::UnknownModel {
+        name: name.to_owned(),
+        suggestions: snap
+            .closest(name, 8)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+/// Orders attempts by the chosen figure; stable, so ties (and endpoints without figures yet,
+/// which go last) keep their order.
+fn sort_attempts(attempts: &mut [Attempt], by: SortBy, stats: &LiveStats) {
+    match by {
+        SortBy::Price => attempts.sort_by_key(|a| a.price.sort_key()),
+        SortBy::Throughput | SortBy::Latency => {
+            let figures = stats.figures(
+                attempts
+                    .iter()
+                    .map(|a| (a.model.as_str(), a.provider.as_str())),
+            );
+            let mut ranked: Vec<(f64, Attempt)> = attempts
+                .iter()
+                .zip(figures)
+                .map(|(a, f)| {
+                    // Lower ranks first; unknown figures rank after every known one.
+                    let rank = match by {
+                        SortBy::Throughput => f.throughput.map_or(f64::INFINITY, |t| -t),
+                        _ => f.latency_ms.unwrap_or(f64::INFINITY),
+                    };
+                    (rank, a.clone())
+                })
+                .collect();
+            ranked.sort_by(|x, y| x.0.total_cmp(&y.0));
+            for (slot, (_, a)) in attempts.iter_mut().zip(ranked) {
+                *slot = a;
+            }
+        }
+        // OpenRouter's tool-calling quality ranking: no figures here, registry order stands.
+        SortBy::Exacto => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

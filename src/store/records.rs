@@ -72,6 +72,10 @@ pub struct RequestRecord {
     pub ttft_ms: Option<i64>,
     pub app_referer: Option<String>,
     pub app_title: Option<String>,
+    /// The end user the client named (`user`, Anthropic's `metadata.user_id`).
+    pub external_user: Option<String>,
+    /// OpenRouter's `session_id` (body or `x-session-id`).
+    pub session_id: Option<String>,
     pub error: Option<String>,
     pub finish_reason: Option<String>,
     pub attempts: Vec<AttemptRecord>,
@@ -93,6 +97,8 @@ impl RequestRecord {
             &mut self.upstream_id,
             &mut self.app_referer,
             &mut self.app_title,
+            &mut self.external_user,
+            &mut self.session_id,
             &mut self.finish_reason,
         ]
         .into_iter()
@@ -166,6 +172,8 @@ struct RequestRow {
     ttft_ms: Option<i64>,
     app_referer: Option<String>,
     app_title: Option<String>,
+    external_user: Option<String>,
+    session_id: Option<String>,
     error: Option<String>,
     finish_reason: Option<String>,
 }
@@ -202,6 +210,8 @@ impl From<RequestRow> for RequestRecord {
             ttft_ms: r.ttft_ms,
             app_referer: r.app_referer,
             app_title: r.app_title,
+            external_user: r.external_user,
+            session_id: r.session_id,
             error: r.error,
             finish_reason: r.finish_reason,
             attempts: Vec::new(),
@@ -211,7 +221,7 @@ impl From<RequestRow> for RequestRecord {
 
 const REQUEST_COLUMNS: &str = "id, created_at, key_id, requested_model, served_model, provider, upstream_id, outcome, status, \
      streamed, cancelled, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_estimated, \
-     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason";
+     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason, external_user, session_id";
 
 impl Store {
     /// Writes a batch of records in one transaction: a batch lands whole or not at all.
@@ -227,7 +237,7 @@ impl Store {
         batch: &[std::sync::Arc<RequestRecord>],
         holder: &str,
     ) -> Result<Inserted, StoreError> {
-        // 24 and 9 bound values per row keep each statement far below both backends' limits.
+        // 26 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
         let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
@@ -252,7 +262,8 @@ impl Store {
                         .push_bind(r.completion_tokens).push_bind(r.cached_tokens).push_bind(r.reasoning_tokens)
                         .push_bind(r.usage_estimated).push_bind(r.cost_nanos).push_bind(r.latency_ms).push_bind(r.ttft_ms)
                         .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error)
-                        .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason);
+                        .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason)
+                        .push_bind(&r.external_user).push_bind(&r.session_id);
                 });
                 if rows.iter().any(|r| r.key_id.is_some()) {
                     // Which rows this call inserted decides whose spend it counts.

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::attribution::{attribution, Attribution, UserField};
 use super::json::RawObject;
 
 /// Fields that belong to the gateway (OpenRouter's extensions) and never reach an upstream.
@@ -15,6 +16,8 @@ pub const GATEWAY_FIELDS: &[&str] = &[
     "transforms",
     "usage",
     "plugins",
+    "session_id",
+    "trace",
 ];
 
 /// Request parameters a registry entry may declare support for (OpenRouter's vocabulary).
@@ -128,6 +131,12 @@ impl SortPreference {
             SortPreference::By(b) | SortPreference::Object { by: b, .. } => *b,
         }
     }
+
+    /// `partition: "none"`: rank every model's endpoints together rather than within each
+    /// model (OpenRouter's default, `"model"`, keeps the models' order).
+    pub fn across_models(&self) -> bool {
+        matches!(self, SortPreference::Object { partition: Some(p), .. } if p == "none")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -193,6 +202,8 @@ pub struct ChatRequest {
     /// Images fetched by URL for this request, shared by its attempts so a fallback does
     /// not download them again.
     pub images: ImageCache,
+    /// The end user and session the client named, for the record.
+    pub attribution: Attribution,
 }
 
 /// Images a request's attempts fetched, by URL: the media type and the raw bytes.
@@ -262,6 +273,7 @@ impl ChatRequest {
             models,
             provider,
         } = routing_fields(&body, "mock/echo")?;
+        let attribution = attribution(&body, UserField::User)?;
 
         let messages = body.get("messages").ok_or_else(|| {
             InvalidRequest::new(
@@ -320,6 +332,7 @@ impl ChatRequest {
             provider,
             messages_len,
             images: ImageCache::default(),
+            attribution,
         })
     }
 

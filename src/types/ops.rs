@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::attribution::{attribution, Attribution, UserField};
+
 use super::chat::{
     parse_body, routing_fields, InvalidRequest, ProviderPreferences, RoutingFields, GATEWAY_FIELDS,
 };
@@ -22,6 +24,7 @@ pub struct OpRequest {
     /// Byte length of the input (`input` or `prompt`), for estimates.
     pub input_bytes: usize,
     pub max_output_tokens: Option<u64>,
+    pub attribution: Attribution,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +45,7 @@ fn common(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
         models,
         provider,
     } = routing_fields(&body, "openai/text-embedding-3-small")?;
+    let attribution = attribution(&body, UserField::User)?;
     let stream = match body.get_as::<Option<bool>>("stream") {
         None => false,
         Some(Ok(v)) => v.unwrap_or(false),
@@ -69,6 +73,7 @@ fn common(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
         body.remove(field);
     }
     Ok(OpRequest {
+        attribution,
         body,
         model,
         models,

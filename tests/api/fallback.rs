@@ -119,8 +119,24 @@ async fn request_models_list_sets_the_order() {
         "the registry chain does not apply when the request gives its own order"
     );
 
+    // An unknown name in the list is skipped; since nothing else served (test/a failed), the
+    // error says why it was not tried.
     let (status, body) = json_of(
         app.chat(json!({"model": "test/a", "models": ["test/nope"], "messages": user("x")}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("test/a via pa: HTTP 500"), "{message}");
+    assert!(
+        message.contains("Model `test/nope` does not exist"),
+        "{message}"
+    );
+
+    // Only unknown names: 404 naming the first.
+    let (status, body) = json_of(
+        app.chat(json!({"models": ["test/nope", "test/nada"], "messages": user("x")}))
             .await,
     )
     .await;

@@ -11,6 +11,7 @@ mod helpers;
 
 mod admin_input;
 mod agents;
+mod attribution;
 mod auth_admin;
 mod chat;
 mod connections;
@@ -34,3 +35,4 @@ mod sdk;
 mod sdk_openrouter;
 mod store_contract;
 mod streaming;
+mod variants;

@@ -102,7 +102,9 @@ impl ApiError {
             ApiError::LogFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Plan(PlanError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
-            ApiError::Plan(PlanError::WrongKind { .. }) => StatusCode::BAD_REQUEST,
+            ApiError::Plan(PlanError::WrongKind { .. } | PlanError::Variant { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Plan(PlanError::NoEndpoint {
                 by_request: true, ..
             }) => StatusCode::NOT_FOUND,
@@ -111,7 +113,7 @@ impl ApiError {
                 StatusCode::from_u16(f.error.status().unwrap_or(400))
                     .unwrap_or(StatusCode::BAD_REQUEST)
             }
-            ApiError::Exec(ExecError::AllFailed(fs)) => all_failed_status(fs),
+            ApiError::Exec(ExecError::AllFailed(fs, _)) => all_failed_status(fs),
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -213,6 +215,12 @@ impl ApiError {
                     Some("wrong_model_kind".into()),
                     None,
                 ),
+                ApiError::Plan(PlanError::Variant { variant, .. }) => (
+                    "invalid_request_error",
+                    Some("model".into()),
+                    Some("unsupported_variant".into()),
+                    Some(json!({ "variant": variant })),
+                ),
                 ApiError::Plan(PlanError::NoEndpoint {
                     reasons,
                     by_request,
@@ -251,7 +259,7 @@ impl ApiError {
                         Some(json!({ "attempts": attempts_json(std::slice::from_ref(&**f)) })),
                     )
                 }
-                ApiError::Exec(ExecError::AllFailed(fs)) => {
+                ApiError::Exec(ExecError::AllFailed(fs, _)) => {
                     let (t, code) = match status {
                         StatusCode::TOO_MANY_REQUESTS => {
                             ("rate_limit_error", "rate_limit_exceeded")
@@ -345,11 +353,12 @@ impl ApiError {
                 ),
                 other => format!("Provider `{}` failed: {other}", f.provider),
             },
-            ApiError::Exec(ExecError::AllFailed(fs)) => {
+            ApiError::Exec(ExecError::AllFailed(fs, skipped)) => {
                 if fs.is_empty() {
                     return "No upstream could be tried".into();
                 }
-                let parts: Vec<String> = fs.iter().map(describe_failure).collect();
+                let mut parts: Vec<String> = fs.iter().map(describe_failure).collect();
+                parts.extend(skipped.iter().cloned());
                 let head = if fs.len() == 1 {
                     "The upstream failed".to_owned()
                 } else {
@@ -366,7 +375,7 @@ impl ApiError {
         match self {
             ApiError::Refused(r) => r.retry_after(),
             ApiError::Overloaded(_) => Some(Duration::from_secs(1)),
-            ApiError::Exec(ExecError::AllFailed(fs))
+            ApiError::Exec(ExecError::AllFailed(fs, _))
                 if self.status() == StatusCode::TOO_MANY_REQUESTS =>
             {
                 fs.iter()
@@ -383,7 +392,7 @@ impl ApiError {
     /// Every attempt failed because its upstream was overloaded (529).
     pub(super) fn upstreams_overloaded(&self) -> bool {
         match self {
-            ApiError::Exec(ExecError::AllFailed(fs)) => {
+            ApiError::Exec(ExecError::AllFailed(fs, _)) => {
                 !fs.is_empty() && fs.iter().all(|f| f.error.status() == Some(529))
             }
             ApiError::Exec(ExecError::Rejected(f)) => f.error.status() == Some(529),

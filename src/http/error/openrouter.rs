@@ -53,7 +53,7 @@ pub fn body(e: &ApiError, status: u16) -> Vec<u8> {
 fn provider_failure(e: &ApiError) -> Option<&Failure> {
     match e {
         ApiError::Exec(ExecError::Rejected(f)) => Some(f),
-        ApiError::Exec(ExecError::AllFailed(fs)) => fs.last(),
+        ApiError::Exec(ExecError::AllFailed(fs, _)) => fs.last(),
         _ => None,
     }
 }
@@ -73,7 +73,9 @@ pub fn error_type(e: &ApiError, status: u16) -> &'static str {
             Refusal::Unavailable | Refusal::LimitsUnavailable => "server",
             Refusal::RateLimited { .. } | Refusal::Concurrency { .. } => "rate_limit_exceeded",
         },
-        ApiError::Plan(PlanError::WrongKind { .. }) => "invalid_request",
+        ApiError::Plan(PlanError::WrongKind { .. } | PlanError::Variant { .. }) => {
+            "invalid_request"
+        }
         ApiError::Plan(PlanError::UnknownModel { .. }) => "not_found",
         ApiError::Plan(PlanError::NoEndpoint { by_request, .. }) => {
             if *by_request {
@@ -83,7 +85,7 @@ pub fn error_type(e: &ApiError, status: u16) -> &'static str {
             }
         }
         ApiError::Exec(_) if e.upstreams_overloaded() => "provider_overloaded",
-        ApiError::Exec(ExecError::AllFailed(fs))
+        ApiError::Exec(ExecError::AllFailed(fs, _))
             if !fs.is_empty() && fs.iter().all(|f| f.error.status().is_none()) =>
         {
             // Nothing answered with a status: connections, timeouts, cut streams.
@@ -186,10 +188,10 @@ mod tests {
         assert_eq!(v["error"]["metadata"]["provider_name"], "openai");
         assert_eq!(v["error"]["metadata"]["raw"], "max_tokens is too large");
         assert_eq!(v["error"]["metadata"]["error_type"], "invalid_request");
-        let all = ApiError::Exec(ExecError::AllFailed(vec![
-            failure(529, "Overloaded"),
-            failure(529, "Overloaded"),
-        ]));
+        let all = ApiError::Exec(ExecError::AllFailed(
+            vec![failure(529, "Overloaded"), failure(529, "Overloaded")],
+            Vec::new(),
+        ));
         let v = doc(&all);
         assert_eq!(v["error"]["code"], 502);
         assert_eq!(v["error"]["metadata"]["error_type"], "provider_overloaded");

@@ -148,10 +148,18 @@ mod tests {
                 retry_after: None,
             },
         };
-        let all = || ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(529)]));
+        let all = || {
+            ApiError::Exec(ExecError::AllFailed(
+                vec![failure(529), failure(529)],
+                Vec::new(),
+            ))
+        };
         assert_eq!(all().respond(Dialect::Anthropic).status(), 529);
         assert_eq!(all().respond(Dialect::OpenAi).status(), 502);
-        let mixed = ApiError::Exec(ExecError::AllFailed(vec![failure(529), failure(500)]));
+        let mixed = ApiError::Exec(ExecError::AllFailed(
+            vec![failure(529), failure(500)],
+            Vec::new(),
+        ));
         assert_eq!(mixed.respond(Dialect::Anthropic).status(), 502);
     }
 }

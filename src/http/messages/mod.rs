@@ -93,9 +93,11 @@ async fn parse_and_plan(
         kind: ModelKind::Chat,
     };
     let snap = state.registry.snapshot();
-    let plan = routing::plan(&snap, &route, &state.settings.routing)
+    let plan = routing::plan(&snap, &route, &state.settings.routing, &state.stats)
         .map_err(|e| admit::refused(state, e.into()))?;
     drop(snap);
+    plan.without_thinking("thinking")
+        .map_err(|e| admit::refused(state, e.into()))?;
     let native = NativeBody {
         protocol: Protocol::AnthropicMessages,
         body: msg.body.clone(),
@@ -155,6 +157,7 @@ async fn admit_and_run(
         p.msg.stream,
         prompt_bytes,
     );
+    meter.attribute(&p.msg.attribution);
     let mut resp = match run(state, ctx, p, &mut meter).await {
         Ok(resp) => resp,
         Err(e) => {

@@ -83,9 +83,11 @@ async fn admit_and_run(
         kind: ModelKind::Chat,
     };
     let snap = state.registry.snapshot();
-    let mut plan = routing::plan(&snap, &route, &state.settings.routing)
+    let mut plan = routing::plan(&snap, &route, &state.settings.routing, &state.stats)
         .map_err(|e| admit::refused(state, e.into()))?;
     drop(snap);
+    plan.without_thinking("reasoning")
+        .map_err(|e| admit::refused(state, e.into()))?;
     let (prompt_bytes, max_output) = (r.prompt_bytes, r.max_output_tokens);
     let (mut meter, rate) = admit::admit(state, ctx, headers, &principal, &mut plan, |p| {
         admit::estimate(p, prompt_bytes, max_output)
@@ -96,6 +98,7 @@ async fn admit_and_run(
         r.stream,
         prompt_bytes,
     );
+    meter.attribute(&r.attribution);
     let mut echoed = RawObject::new();
     for key in ECHOED {
         if let Some(v) = r.body.get(key) {

@@ -9,6 +9,7 @@
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::types::attribution::{attribution, Attribution, UserField};
 use crate::types::chat::{
     parse_body, routing_fields, ChatRequest, InvalidRequest, ProviderPreferences, RoutingFields,
     GATEWAY_FIELDS,
@@ -72,6 +73,8 @@ pub struct MessagesRequest {
     pub max_tokens: Option<u64>,
     /// Byte length of `system` + `messages` + `tools`, for token estimates.
     pub prompt_bytes: usize,
+    /// `metadata.user_id` and OpenRouter's `session_id`, for the record.
+    pub attribution: Attribution,
 }
 
 impl MessagesRequest {
@@ -84,6 +87,7 @@ impl MessagesRequest {
             models,
             provider,
         } = routing_fields(&body, "anthropic/claude-sonnet-4")?;
+        let attribution = attribution(&body, UserField::MetadataUserId)?;
 
         let messages = body.get("messages").ok_or_else(|| {
             InvalidRequest::new(
@@ -128,6 +132,7 @@ impl MessagesRequest {
             body.remove(field);
         }
         Ok(MessagesRequest {
+            attribution,
             body,
             model,
             models,

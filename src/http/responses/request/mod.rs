@@ -18,6 +18,7 @@
 
 use serde_json::{json, Value};
 
+use crate::types::attribution::{attribution, Attribution, UserField};
 use crate::types::chat::{
     parse_body, routing_fields, ChatRequest, InvalidRequest, ProviderPreferences, RoutingFields,
     GATEWAY_FIELDS,
@@ -89,6 +90,8 @@ pub struct ResponsesRequest {
     pub max_output_tokens: Option<u64>,
     /// Byte length of `instructions` + `input` + `tools`, for token estimates.
     pub prompt_bytes: usize,
+    /// `user` and OpenRouter's `session_id`, for the record.
+    pub attribution: Attribution,
 }
 
 impl ResponsesRequest {
@@ -100,6 +103,7 @@ impl ResponsesRequest {
             models,
             provider,
         } = routing_fields(&body, "openai/gpt-5")?;
+        let attribution = attribution(&body, UserField::User)?;
 
         refuse_state(&body)?;
         let input = body.get("input").ok_or_else(|| {
@@ -147,6 +151,7 @@ impl ResponsesRequest {
             body.remove(field);
         }
         Ok(ResponsesRequest {
+            attribution,
             body,
             model,
             models,
