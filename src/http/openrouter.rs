@@ -88,12 +88,19 @@ pub fn chunk(body: &mut RawObject, attempt: &Attempt, generation_id: &str, finis
     if finished {
         add_native_finish_reason(body);
     }
-    if let Some(u) = body
-        .get("usage")
-        .filter(|u| u.get() != "null")
-        .and_then(|u| serde_json::from_str::<Usage>(u.get()).ok())
-    {
-        body.insert_raw("usage", usage(&u, &attempt.price));
+    let parsed = match body.get("usage").map(|u| u.get()) {
+        None => return,
+        // OpenAI sends `"usage": null` on every chunk before the last; OpenRouter omits it,
+        // and its TypeScript SDK refuses a null there.
+        Some("null") => None,
+        Some(raw) => Some(serde_json::from_str::<Usage>(raw)),
+    };
+    match parsed {
+        None => {
+            body.remove("usage");
+        }
+        Some(Ok(u)) => body.insert_raw("usage", usage(&u, &attempt.price)),
+        Some(Err(_)) => {}
     }
 }
 
