@@ -1,5 +1,6 @@
 //! Pure data shared by every layer: serde only, no IO.
 
+pub mod catalog;
 pub mod chat;
 pub mod json;
 pub mod keys;
