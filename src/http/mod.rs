@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod admit;
 pub mod canonical;
+pub mod catalog;
 pub mod chat;
 pub mod cost;
 pub mod error;
@@ -73,23 +74,38 @@ pub struct RequestContext {
     pub dialect: error::Dialect,
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// The routes under one prefix. `/api/v1` serves OpenRouter's catalog where `/v1` serves
+/// OpenAI's model list.
+fn api(openrouter: bool) -> Router<AppState> {
+    let routes = Router::new()
         .route("/chat/completions", post(chat::chat_completions))
         .route("/completions", post(ops::completions))
         .route("/embeddings", post(ops::embeddings))
         .route("/messages", post(messages::messages))
         .route("/responses", post(responses::responses))
         .route("/messages/count_tokens", post(messages::count_tokens))
-        .route("/models", get(models::list))
-        .route("/models/{*slug}", get(models::get_one))
         .route("/health", get(health::health))
         .route("/key", get(account::key))
         .route("/credits", get(account::credits))
         .route("/generation", get(account::generation));
+    if openrouter {
+        routes
+            .route("/models", get(catalog::list))
+            .route("/models/count", get(catalog::count))
+            .route("/models/{*slug}", get(catalog::model_path))
+            .route("/model/{*slug}", get(catalog::model))
+            .route("/providers", get(catalog::providers))
+    } else {
+        routes
+            .route("/models", get(models::list))
+            .route("/models/{*slug}", get(models::get_one))
+    }
+}
+
+pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/v1", api.clone())
-        .nest("/api/v1", api)
+        .nest("/v1", api(false))
+        .nest("/api/v1", api(true))
         .nest("/admin", admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -32,6 +32,13 @@ struct ModelRow {
     kind: String,
     created_at: i64,
     updated_at: i64,
+    description: Option<String>,
+    input_modalities: String,
+    output_modalities: String,
+    tokenizer: Option<String>,
+    instruct_type: Option<String>,
+    max_completion_tokens: Option<i64>,
+    hugging_face_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,6 +53,9 @@ struct EndpointRow {
     request_price: f64,
     supported_parameters: Option<String>,
     enabled: bool,
+    quantization: Option<String>,
+    context_length: Option<i64>,
+    max_completion_tokens: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -91,6 +101,16 @@ fn read_provider(text: &str) -> Result<ProviderDecl, StoreError> {
     }
 }
 
+/// A stored token count (never negative when written by this code).
+fn tokens(n: i64) -> u64 {
+    n.max(0) as u64
+}
+
+/// A token count as the databases store it.
+fn stored(n: Option<u64>) -> Option<i64> {
+    n.map(|t| i64::try_from(t).unwrap_or(i64::MAX))
+}
+
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
@@ -129,12 +149,13 @@ impl Store {
             let providers: Vec<(String, bool)> = sqlx::query_as("SELECT decl, enabled FROM providers ORDER BY id")
                 .fetch_all(&mut *tx).await?;
             let models: Vec<ModelRow> = sqlx::query_as(
-                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, kind, created_at, updated_at \
+                "SELECT slug, name, aliases, context_length, supported_parameters, enabled, default_output_tokens, kind, created_at, updated_at, \
+                 description, input_modalities, output_modalities, tokenizer, instruct_type, max_completion_tokens, hugging_face_id \
                  FROM models ORDER BY slug")
                 .fetch_all(&mut *tx).await?;
             let endpoints: Vec<EndpointRow> = sqlx::query_as(
                 "SELECT model_slug, provider_id, upstream_model, input_price, output_price, cache_read_price, cache_write_price, \
-                 request_price, supported_parameters, enabled \
+                 request_price, supported_parameters, enabled, quantization, context_length, max_completion_tokens \
                  FROM endpoints ORDER BY model_slug, position")
                 .fetch_all(&mut *tx).await?;
             let fallbacks: Vec<FallbackRow> = sqlx::query_as(
@@ -175,6 +196,15 @@ impl Store {
                     kind: ModelKind::parse(&r.kind).ok_or_else(|| {
                         StoreError::Corrupt(format!("model {slug}: unknown kind `{}`", r.kind))
                     })?,
+                    description: r.description,
+                    input_modalities: serde_json::from_str(&r.input_modalities)
+                        .map_err(|e| corrupt(&slug, e))?,
+                    output_modalities: serde_json::from_str(&r.output_modalities)
+                        .map_err(|e| corrupt(&slug, e))?,
+                    tokenizer: r.tokenizer,
+                    instruct_type: r.instruct_type,
+                    max_completion_tokens: r.max_completion_tokens.map(tokens),
+                    hugging_face_id: r.hugging_face_id,
                     endpoints: Vec::new(),
                 },
                 r.created_at,
@@ -197,6 +227,9 @@ impl Store {
                         None => None,
                     },
                     enabled: e.enabled,
+                    quantization: e.quantization,
+                    context_length: e.context_length.map(tokens),
+                    max_completion_tokens: e.max_completion_tokens.map(tokens),
                 });
             }
         }
@@ -273,26 +306,36 @@ impl Store {
             for m in models {
                 sqlx::query(
                     "INSERT INTO models (slug, name, aliases, context_length, supported_parameters, enabled, origin, created_at, updated_at, \
-                     default_output_tokens, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     default_output_tokens, kind, description, input_modalities, output_modalities, tokenizer, instruct_type, \
+                     max_completion_tokens, hugging_face_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                      ON CONFLICT (slug) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, \
                      context_length = excluded.context_length, supported_parameters = excluded.supported_parameters, \
                      enabled = excluded.enabled, origin = excluded.origin, updated_at = excluded.updated_at, \
-                     default_output_tokens = excluded.default_output_tokens, kind = excluded.kind")
+                     default_output_tokens = excluded.default_output_tokens, kind = excluded.kind, \
+                     description = excluded.description, input_modalities = excluded.input_modalities, \
+                     output_modalities = excluded.output_modalities, tokenizer = excluded.tokenizer, \
+                     instruct_type = excluded.instruct_type, max_completion_tokens = excluded.max_completion_tokens, \
+                     hugging_face_id = excluded.hugging_face_id")
                     .bind(&m.slug).bind(&m.name).bind(json(&m.aliases)).bind(m.context_length.map(|c| c as i64))
                     .bind(json(&m.supported_parameters)).bind(m.enabled).bind(origin.as_str()).bind(now).bind(now)
-                    .bind(m.default_output_tokens.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+                    .bind(stored(m.default_output_tokens))
                     .bind(m.kind.as_str())
+                    .bind(&m.description).bind(json(&m.input_modalities)).bind(json(&m.output_modalities))
+                    .bind(&m.tokenizer).bind(&m.instruct_type).bind(stored(m.max_completion_tokens)).bind(&m.hugging_face_id)
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM endpoints WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;
                 for (i, e) in m.endpoints.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO endpoints (model_slug, position, provider_id, upstream_model, input_price, output_price, \
-                         supported_parameters, enabled, cache_read_price, cache_write_price, request_price) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                         supported_parameters, enabled, cache_read_price, cache_write_price, request_price, \
+                         quantization, context_length, max_completion_tokens) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
                         .bind(&m.slug).bind(i as i64).bind(&e.provider).bind(&e.upstream_model)
                         .bind(e.input_price).bind(e.output_price)
                         .bind(e.supported_parameters.as_ref().map(json)).bind(e.enabled)
                         .bind(e.cache_read_price).bind(e.cache_write_price).bind(e.request_price)
+                        .bind(&e.quantization).bind(stored(e.context_length)).bind(stored(e.max_completion_tokens))
                         .execute(&mut *tx).await?;
                 }
                 sqlx::query("DELETE FROM model_fallbacks WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;

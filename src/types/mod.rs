@@ -1,6 +1,7 @@
 //! Pure data shared by every layer: serde only, no IO.
 
 pub mod attribution;
+pub mod catalog;
 pub mod chat;
 pub mod json;
 pub mod keys;

@@ -124,6 +124,13 @@ pub struct ProviderDecl {
     /// The profile in `credentials_file` (default `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_profile: Option<String>,
+    /// Catalog (`/api/v1/providers`): the provider's published policies and status page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_policy_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_of_service_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_page_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -202,6 +209,15 @@ pub struct EndpointDecl {
     pub supported_parameters: Option<Vec<String>>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Catalog: the weights' precision at this provider (`fp8`, `bf16`, ...; OpenRouter's names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
+    /// Catalog: this provider's context window, when smaller than the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_length: Option<u64>,
+    /// Catalog: the most output tokens this provider produces per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u64>,
 }
 
 /// A public model with its endpoints, tried in order, and its fallback chain.
@@ -231,9 +247,50 @@ pub struct ModelDecl {
     /// its own kind.
     #[serde(default, skip_serializing_if = "ModelKind::is_chat")]
     pub kind: ModelKind,
+    /// Catalog (`/api/v1/models`): what the model is and does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Catalog: what the model reads (`text`, `image`, `file`, `audio`, `video`); `["text"]`
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_modalities: Vec<String>,
+    /// Catalog: what the model writes (`text`, `image`, `audio`, `embeddings`, ...); when empty,
+    /// `["text"]` for chat models and `["embeddings"]` for embedding models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_modalities: Vec<String>,
+    /// Catalog: OpenRouter's tokenizer family (`GPT`, `Claude`, `Gemini`, `Llama3`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// Catalog: the prompt format of open-weights models (`chatml`, `llama3`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruct_type: Option<String>,
+    /// Catalog: the most output tokens the model produces per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u64>,
+    /// Catalog: the weights' Hugging Face id, for open-weights models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hugging_face_id: Option<String>,
     #[serde(default)]
     pub endpoints: Vec<EndpointDecl>,
 }
+
+/// OpenRouter's modality names: what `input_modalities` and `output_modalities` may hold.
+pub const INPUT_MODALITIES: &[&str] = &["text", "image", "file", "audio", "video"];
+pub const OUTPUT_MODALITIES: &[&str] = &[
+    "text",
+    "image",
+    "embeddings",
+    "audio",
+    "video",
+    "rerank",
+    "speech",
+    "transcription",
+];
+/// OpenRouter's quantization names.
+pub const QUANTIZATIONS: &[&str] = &[
+    "int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16", "fp32",
+    "unknown",
+];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -314,6 +371,9 @@ impl ProviderDecl {
             session_token_env: None,
             credentials_file: None,
             credentials_profile: None,
+            privacy_policy_url: None,
+            terms_of_service_url: None,
+            status_page_url: None,
         }
     }
 
@@ -365,6 +425,20 @@ impl ProviderDecl {
             }
         }
         self.validate_aws()?;
+        for (name, url) in [
+            ("privacy_policy_url", &self.privacy_policy_url),
+            ("terms_of_service_url", &self.terms_of_service_url),
+            ("status_page_url", &self.status_page_url),
+        ] {
+            if let Some(url) = url.as_deref() {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(bad(
+                        name,
+                        format!("`{url}` must start with http:// or https://"),
+                    ));
+                }
+            }
+        }
         for (name, t) in [
             ("request_timeout_secs", self.request_timeout_secs),
             ("first_token_timeout_secs", self.first_token_timeout_secs),
@@ -492,6 +566,38 @@ impl ModelDecl {
         }
         if self.fallbacks.iter().any(|f| f == &self.slug) {
             return Err(bad("fallbacks", "a model cannot fall back to itself"));
+        }
+        self.validate_catalog()
+    }
+
+    /// The catalog fields take OpenRouter's names only, so its SDKs can read the catalog.
+    fn validate_catalog(&self) -> Result<(), DeclError> {
+        for (field, list, known) in [
+            ("input_modalities", &self.input_modalities, INPUT_MODALITIES),
+            (
+                "output_modalities",
+                &self.output_modalities,
+                OUTPUT_MODALITIES,
+            ),
+        ] {
+            if let Some(m) = list.iter().find(|m| !known.contains(&m.as_str())) {
+                return Err(bad(
+                    field,
+                    format!("`{m}` is not one of {}", known.join(", ")),
+                ));
+            }
+        }
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            if let Some(q) = ep
+                .quantization
+                .as_deref()
+                .filter(|q| !QUANTIZATIONS.contains(q))
+            {
+                return Err(bad(
+                    format!("endpoints[{i}].quantization"),
+                    format!("`{q}` is not one of {}", QUANTIZATIONS.join(", ")),
+                ));
+            }
         }
         Ok(())
     }

@@ -8,11 +8,13 @@ mod fake_anthropic;
 mod fake_bedrock;
 mod fake_gemini;
 mod helpers;
+mod schema;
 
 mod admin_input;
 mod agents;
 mod attribution;
 mod auth_admin;
+mod catalog;
 mod chat;
 mod connections;
 mod dialect;

@@ -14,7 +14,8 @@ fn reg() -> String {
 #[tokio::test]
 async fn models_list_is_openai_shaped_with_openrouter_details() {
     let app = TestApp::spawn(&reg()).await;
-    for prefix in ["/v1", "/api/v1"] {
+    // `/api/v1/models` is OpenRouter's catalog (tests/api/catalog.rs).
+    for prefix in ["/v1"] {
         let body: Value = app
             .client
             .get(app.url(&format!("{prefix}/models")))

@@ -65,6 +65,9 @@ async fn store_story() {
         request_price: 0.001,
         supported_parameters: Some(vec!["tools".into()]),
         enabled: true,
+        quantization: Some("fp8".into()),
+        context_length: Some(800),
+        max_completion_tokens: Some(200),
     };
     let mut model = ModelDecl {
         slug: "a/b".into(),
@@ -76,6 +79,13 @@ async fn store_story() {
         enabled: true,
         default_output_tokens: Some(512),
         kind: switchyard::types::registry::ModelKind::Embedding,
+        description: Some("A model for the contract.".into()),
+        input_modalities: vec!["text".into(), "image".into()],
+        output_modalities: vec!["embeddings".into()],
+        tokenizer: Some("GPT".into()),
+        instruct_type: None,
+        max_completion_tokens: Some(300),
+        hugging_face_id: Some("a/b-hf".into()),
         endpoints: vec![endpoint("one"), endpoint("two")],
     };
     store

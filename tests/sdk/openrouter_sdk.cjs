@@ -44,8 +44,10 @@ async function sdk() {
   check(text === "Olá!", "stream content");
   check(last.usage && last.usage.cost > 0, "stream ends with usage and cost");
 
-  const models = await client.models.list();
+  const models = (await client.models.list()).result; // a page (the list takes offset/limit)
   check(models.data.some((m) => m.id === "test/json"), `models.list validates (${models.data.length})`);
+  const count = await client.models.count();
+  check(count.data.count === models.data.length, "models.count");
   const eps = await client.endpoints.list({ author: "test", slug: "json" });
   check(eps.data.endpoints.length === 1, "endpoints.list");
   const providers = await client.providers.list();

@@ -72,7 +72,7 @@ r = client.chat.send(
 check(bool(r.choices[0].message.content), "answer after the tool result")
 
 # Catalog
-models = client.models.list()
+models = client.models.list().result  # a page (OpenRouter's list takes offset/limit)
 ids = [m.id for m in models.data]
 check("test/json" in ids, f"models.list validates ({len(ids)} models)")
 check(models.data[0].pricing.prompt is not None, "models carry pricing")

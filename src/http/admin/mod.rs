@@ -242,15 +242,85 @@ async fn upsert_model(State(s): State<AppState>, body: Body) -> Result<Json<Valu
     Ok(Json(json!(decl)))
 }
 
+/// `PATCH /admin/models/{slug}`: `enabled` and the catalog fields; a field left out is
+/// kept, `null` clears it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelPatch {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    #[serde(default)]
+    input_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    output_modalities: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    tokenizer: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    instruct_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    max_completion_tokens: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    hugging_face_id: Option<Option<String>>,
+}
+
+/// A field that is present, possibly `null` (serde reads a missing one as `None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl ModelPatch {
+    fn only_enabled(&self) -> bool {
+        self.description.is_none()
+            && self.input_modalities.is_none()
+            && self.output_modalities.is_none()
+            && self.tokenizer.is_none()
+            && self.instruct_type.is_none()
+            && self.max_completion_tokens.is_none()
+            && self.hugging_face_id.is_none()
+    }
+
+    fn apply(&self, m: &mut ModelDecl) {
+        fn set<T: Clone>(slot: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                slot.clone_from(v);
+            }
+        }
+        set(&mut m.enabled, &self.enabled);
+        set(&mut m.description, &self.description);
+        set(&mut m.input_modalities, &self.input_modalities);
+        set(&mut m.output_modalities, &self.output_modalities);
+        set(&mut m.tokenizer, &self.tokenizer);
+        set(&mut m.instruct_type, &self.instruct_type);
+        set(&mut m.max_completion_tokens, &self.max_completion_tokens);
+        set(&mut m.hugging_face_id, &self.hugging_face_id);
+    }
+}
+
 async fn patch_model(
     State(s): State<AppState>,
     ApiPath(slug): ApiPath<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let b: EnabledBody = json_body(body).await?;
-    s.store.set_model_enabled(&slug, b.enabled).await?;
-    s.registry.reload().await?;
-    Ok(Json(json!({ "slug": slug, "enabled": b.enabled })))
+    let b: ModelPatch = json_body(body).await?;
+    if b.only_enabled() {
+        let enabled = b
+            .enabled
+            .ok_or_else(|| invalid("nothing to change", None))?;
+        s.store.set_model_enabled(&slug, enabled).await?;
+        s.registry.reload().await?;
+        return Ok(Json(json!({ "slug": slug, "enabled": enabled })));
+    }
+    edit_model(&s, &slug, |m| {
+        b.apply(m);
+        Ok(())
+    })
+    .await
 }
 
 #[derive(Deserialize)]
