@@ -13,20 +13,25 @@ use serde_json::{json, Value};
 use crate::fake::{fixture, Fake, Reply};
 use crate::helpers::*;
 
-/// Keys on, one key with a $5 budget; models for JSON, streams, tools and an upstream 400.
-async fn app(tool_replies: Vec<Reply>) -> (TestApp, String) {
+/// Keys on: one key with a $5 budget, and keys that are spent, limited to one request a
+/// minute, or allowed only `test/json` (for the SDKs' typed 402, 429 and 403); models for
+/// JSON, streams, tools, an upstream 400 and an upstream outage.
+async fn app(tool_replies: Vec<Reply>) -> (TestApp, String, Vec<(&'static str, String)>) {
     let json = Fake::start(vec![Reply::simple()]).await;
     let stream = Fake::start(vec![Reply::simple_stream()]).await;
     let tool = Fake::start(tool_replies).await;
     let failing = Fake::start(vec![Reply::error(400, "Invalid value for 'temperature'")]).await;
+    let down = Fake::start(vec![Reply::error(500, "upstream exploded")]).await;
     let reg = provider("fake", &json.base_url())
         + &provider("fake-stream", &stream.base_url())
         + &provider("fake-tool", &tool.base_url())
         + &provider("fake-bad", &failing.base_url())
+        + &provider("fake-down", &down.base_url())
         + &model("test/json", &[("fake", "up")], &[])
         + &model("test/stream", &[("fake-stream", "up")], &[])
         + &model("test/tool", &[("fake-tool", "up")], &[])
-        + &model("test/bad", &[("fake-bad", "up")], &[]);
+        + &model("test/bad", &[("fake-bad", "up")], &[])
+        + &model("test/down", &[("fake-down", "up")], &[]);
     let app = TestApp::spawn_with(
         &reg,
         Opts {
@@ -45,12 +50,30 @@ async fn app(tool_replies: Vec<Reply>) -> (TestApp, String) {
     assert_eq!(resp.status(), 201);
     let v: Value = resp.json().await.unwrap();
     let key = v["key"].as_str().unwrap().to_owned();
-    (app, key)
+    let mut others = Vec::new();
+    for (env, body) in [
+        (
+            "SWITCHYARD_SPENT_KEY",
+            json!({"name": "spent", "budget_usd": 0.0}),
+        ),
+        ("SWITCHYARD_RPM1_KEY", json!({"name": "rpm1", "rpm": 1})),
+        (
+            "SWITCHYARD_NARROW_KEY",
+            json!({"name": "narrow", "allowed_models": ["test/json"]}),
+        ),
+    ] {
+        let resp = app.admin(Method::POST, "/admin/keys", Some(body)).await;
+        assert_eq!(resp.status(), 201);
+        let v: Value = resp.json().await.unwrap();
+        others.push((env, v["key"].as_str().unwrap().to_owned()));
+    }
+    (app, key, others)
 }
 
-async fn run(mut cmd: Command, app: &TestApp, key: &str) {
+async fn run(mut cmd: Command, app: &TestApp, key: &str, others: &[(&str, String)]) {
     cmd.env("SWITCHYARD_BASE_URL", app.url("/api/v1"))
-        .env("SWITCHYARD_KEY", key);
+        .env("SWITCHYARD_KEY", key)
+        .envs(others.iter().map(|(k, v)| (*k, v.as_str())));
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
         .unwrap()
@@ -69,7 +92,7 @@ async fn openrouter_python_sdk() {
         eprintln!("skipping: SWITCHYARD_TEST_OPENROUTER_PYTHON is not set");
         return;
     };
-    let (app, key) = app(vec![
+    let (app, key, others) = app(vec![
         Reply::Json(fixture("openai/tool.json")),
         Reply::Json(fixture("openai/tool_answer.json")),
     ])
@@ -79,7 +102,7 @@ async fn openrouter_python_sdk() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/sdk/openrouter_sdk.py"
     ));
-    run(cmd, &app, &key).await;
+    run(cmd, &app, &key, &others).await;
     app.stop().await;
 }
 
@@ -89,13 +112,13 @@ async fn openrouter_typescript_sdk_and_ai_sdk_provider() {
         eprintln!("skipping: SWITCHYARD_TEST_OPENROUTER_NODE_MODULES is not set");
         return;
     };
-    let (app, key) = app(vec![Reply::Json(fixture("openai/tool.json"))]).await;
+    let (app, key, others) = app(vec![Reply::Json(fixture("openai/tool.json"))]).await;
     let mut cmd = Command::new("node");
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/sdk/openrouter_sdk.cjs"
     ))
     .env("NODE_PATH", modules);
-    run(cmd, &app, &key).await;
+    run(cmd, &app, &key, &others).await;
     app.stop().await;
 }

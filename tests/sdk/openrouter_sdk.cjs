@@ -66,6 +66,24 @@ async function sdk() {
   const bad = new OpenRouter({ apiKey: "sy-wrong", serverURL: BASE });
   await raises("UnauthorizedResponseError", "bad key", () =>
     bad.chat.send({ chatRequest: { model: "test/json", messages } }));
+  // The SDK retries 5xx answers with back-off by default; once is enough here.
+  const once = new OpenRouter({ apiKey: KEY, serverURL: BASE, retryConfig: { strategy: "none" } });
+  await raises("BadGatewayResponseError", "upstream outage", () =>
+    once.chat.send({ chatRequest: { model: "test/down", messages } }));
+  const spent = new OpenRouter({ apiKey: process.env.SWITCHYARD_SPENT_KEY, serverURL: BASE });
+  await raises("PaymentRequiredResponseError", "spent budget", () =>
+    spent.chat.send({ chatRequest: { model: "test/json", messages } }));
+  const narrow = new OpenRouter({ apiKey: process.env.SWITCHYARD_NARROW_KEY, serverURL: BASE });
+  await raises("ForbiddenResponseError", "a model the key may not use", () =>
+    narrow.chat.send({ chatRequest: { model: "test/stream", messages } }));
+  const rpm1 = new OpenRouter({ apiKey: process.env.SWITCHYARD_RPM1_KEY, serverURL: BASE });
+  await rpm1.chat.send({ chatRequest: { model: "test/json", messages } });
+  await raises("TooManyRequestsResponseError", "rate limit", () =>
+    rpm1.chat.send({ chatRequest: { model: "test/json", messages } }));
+  const floor = await client.chat.send({ chatRequest: { model: "test/json:floor", messages } });
+  check(floor.model === "test/json", "the :floor variant serves the model");
+  await raises("BadRequestResponseError", "a variant Switchyard cannot honour", () =>
+    client.chat.send({ chatRequest: { model: "test/json:exacto", messages } }));
 }
 
 async function aiSdk() {

@@ -7,6 +7,7 @@ import os
 import sys
 
 from openrouter import OpenRouter, errors
+from openrouter.utils import RetryConfig
 
 BASE = os.environ["SWITCHYARD_BASE_URL"]
 KEY = os.environ["SWITCHYARD_KEY"]
@@ -101,5 +102,21 @@ raises(errors.UnauthorizedResponseError, "bad key", lambda: bad.chat.send(model=
 raises(errors.UnauthorizedResponseError, "bad key on /key", lambda: bad.api_keys.get_current_key_metadata())
 raises(errors.NotFoundResponseError, "unknown generation", lambda: client.generations.get_generation(id="gen-0-missing"))
 raises(errors.NotFoundResponseError, "endpoints of an unknown model", lambda: client.endpoints.list(author="nope", slug="missing"))
+# The SDK retries 5xx answers with back-off by default; once is enough here.
+once = OpenRouter(api_key=KEY, server_url=BASE, retry_config=RetryConfig("none", None, False))
+e = raises(errors.BadGatewayResponseError, "upstream outage", lambda: once.chat.send(model="test/down", messages=MESSAGES))
+check("exploded" in str(e), "the outage names the upstream's reason")
+spent = OpenRouter(api_key=os.environ["SWITCHYARD_SPENT_KEY"], server_url=BASE)
+raises(errors.PaymentRequiredResponseError, "spent budget", lambda: spent.chat.send(model="test/json", messages=MESSAGES))
+narrow = OpenRouter(api_key=os.environ["SWITCHYARD_NARROW_KEY"], server_url=BASE)
+raises(errors.ForbiddenResponseError, "a model the key may not use", lambda: narrow.chat.send(model="test/stream", messages=MESSAGES))
+rpm1 = OpenRouter(api_key=os.environ["SWITCHYARD_RPM1_KEY"], server_url=BASE)
+rpm1.chat.send(model="test/json", messages=MESSAGES)
+raises(errors.TooManyRequestsResponseError, "rate limit", lambda: rpm1.chat.send(model="test/json", messages=MESSAGES))
+
+# Variants
+r = client.chat.send(model="test/json:floor", messages=MESSAGES)
+check(r.model == "test/json", "the :floor variant serves the model")
+raises(errors.BadRequestResponseError, "a variant Switchyard cannot honour", lambda: client.chat.send(model="test/json:exacto", messages=MESSAGES))
 
 print("all SDK checks passed")
