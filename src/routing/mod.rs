@@ -3,5 +3,6 @@
 
 pub mod plan;
 pub mod policy;
+pub mod preset;
 
 pub use plan::{plan, Attempt, Plan, PlanError, RouteRequest};
