@@ -74,6 +74,8 @@ pub struct RequestRecord {
     pub app_title: Option<String>,
     pub error: Option<String>,
     pub finish_reason: Option<String>,
+    /// The preset the request used, as `NAME@vN`.
+    pub preset: Option<String>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -94,6 +96,7 @@ impl RequestRecord {
             &mut self.app_referer,
             &mut self.app_title,
             &mut self.finish_reason,
+            &mut self.preset,
         ]
         .into_iter()
         .flatten()
@@ -168,6 +171,7 @@ struct RequestRow {
     app_title: Option<String>,
     error: Option<String>,
     finish_reason: Option<String>,
+    preset: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -204,6 +208,7 @@ impl From<RequestRow> for RequestRecord {
             app_title: r.app_title,
             error: r.error,
             finish_reason: r.finish_reason,
+            preset: r.preset,
             attempts: Vec::new(),
         }
     }
@@ -211,7 +216,7 @@ impl From<RequestRow> for RequestRecord {
 
 const REQUEST_COLUMNS: &str = "id, created_at, key_id, requested_model, served_model, provider, upstream_id, outcome, status, \
      streamed, cancelled, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_estimated, \
-     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason";
+     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason, preset";
 
 impl Store {
     /// Writes a batch of records in one transaction: a batch lands whole or not at all.
@@ -227,7 +232,7 @@ impl Store {
         batch: &[std::sync::Arc<RequestRecord>],
         holder: &str,
     ) -> Result<Inserted, StoreError> {
-        // 24 and 9 bound values per row keep each statement far below both backends' limits.
+        // 25 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
         let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
@@ -252,7 +257,7 @@ impl Store {
                         .push_bind(r.completion_tokens).push_bind(r.cached_tokens).push_bind(r.reasoning_tokens)
                         .push_bind(r.usage_estimated).push_bind(r.cost_nanos).push_bind(r.latency_ms).push_bind(r.ttft_ms)
                         .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error)
-                        .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason);
+                        .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason).push_bind(&r.preset);
                 });
                 if rows.iter().any(|r| r.key_id.is_some()) {
                     // Which rows this call inserted decides whose spend it counts.
