@@ -23,7 +23,7 @@ use std::sync::Arc;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use crate::types::preset::Preset;
+use crate::types::preset::{Preset, MAX_NAME};
 use crate::types::{InvalidRequest, RawObject};
 
 const PREFIX: &str = "@preset/";
@@ -143,6 +143,14 @@ pub fn expand(
             "`@preset/` must be followed by a preset name",
             param,
             "invalid_value",
+        ));
+    }
+    if name.len() > MAX_NAME {
+        // Not echoed: a name is bounded, a request body is not.
+        return Err(invalid(
+            format!("`{param}` names a preset longer than {MAX_NAME} bytes"),
+            param,
+            "string_above_max_length",
         ));
     }
     let Some(preset) = presets.get(name) else {
@@ -415,6 +423,11 @@ mod tests {
                 json!({"model": "@preset/writer", "preset": "bare"}),
                 "preset",
             ),
+            (
+                json!({"model": format!("@preset/{}", "x".repeat(65))}),
+                "model",
+            ),
+            (json!({"model": "a/m", "preset": "x".repeat(65)}), "preset"),
         ];
         for (body, param) in cases {
             match run(Door::Chat, body.clone()).unwrap_err() {
