@@ -409,3 +409,40 @@ async fn a_config_change_is_a_new_version_and_a_restart_is_not() {
     app.stop().await;
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_preset_saved_on_one_replica_reaches_the_other() {
+    let up = Fake::start(vec![Reply::simple()]).await;
+    let a = spawn(&up).await;
+    let reg = provider("up", &up.base_url()) + &model("test/a", &[("up", "up-a")], &[]);
+    let b = TestApp::spawn_with(
+        &reg,
+        Opts {
+            database_url: Some(a.database_url.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (status, _) = json_of(
+        a.admin(
+            Method::PUT,
+            "/admin/presets/shared",
+            Some(json!({"model": "test/a"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The other replica refreshes its snapshot within `registry_refresh_secs` (1 s).
+    for _ in 0..100 {
+        let resp = b
+            .chat(json!({"model": "@preset/shared", "messages": user("hi")}))
+            .await;
+        if resp.status() == 200 {
+            assert_eq!(preset_header(&resp).as_deref(), Some("shared@v1"));
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the other replica never saw the preset");
+}
