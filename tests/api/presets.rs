@@ -79,6 +79,10 @@ async fn a_model_reference_brings_the_whole_preset_to_the_upstream() {
     let r = app.record(&id).await;
     assert_eq!(r.preset.as_deref(), Some("writer@v1"));
     assert_eq!(r.requested_model.as_deref(), Some("test/a"));
+    let g = app
+        .get_json(&format!("/api/v1/generation?id={id}"), Some(MASTER))
+        .await;
+    assert_eq!(g["data"]["preset_id"], "writer@v1", "{g}");
 }
 
 #[tokio::test]
