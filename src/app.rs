@@ -65,6 +65,15 @@ pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
         .apply_declarations(&settings.providers, &settings.models, Origin::Config)
         .await
         .with_context(|| format!("cannot apply the registry from {}", settings.source))?;
+    let saved = store
+        .save_presets(&settings.presets, Origin::Config)
+        .await
+        .with_context(|| format!("cannot apply the presets from {}", settings.source))?;
+    for (p, s) in settings.presets.iter().zip(&saved) {
+        if s.changed {
+            tracing::info!(preset = %p.name, version = s.version, "preset saved from the config file");
+        }
+    }
     Ok(store)
 }
 

@@ -4,7 +4,19 @@
 //! recorded captures and on deterministic mutations of them, so `cargo test` exercises every
 //! target too.
 
+use crate::routing::preset::{self, Door};
+use crate::types::preset::{Preset, PresetDecl};
 use crate::types::{ChatRequest, RawObject};
+
+/// One preset with every field set, named `p`.
+fn sample_presets() -> std::collections::HashMap<String, std::sync::Arc<Preset>> {
+    let json = r#"{"name":"p","model":"a/b","models":["c/d"],"provider":{"order":["x"]},
+        "system_prompt":"s","parameters":{"temperature":0.5,"max_tokens":9}}"#;
+    serde_json::from_str::<PresetDecl>(json)
+        .map(|d| (d.name.clone(), std::sync::Arc::new(Preset::new(d, 1))))
+        .into_iter()
+        .collect()
+}
 
 /// A request body: the top-level parse, and the request parse on top of it. A body that
 /// parses must re-serialise to an object that parses the same.
@@ -14,6 +26,19 @@ pub fn request(data: &[u8]) {
         #[allow(clippy::expect_used)]
         let again = RawObject::parse(&obj.to_vec()).expect("a parsed object re-parses");
         assert_eq!(again.to_vec(), obj.to_vec());
+        // A preset applied on each door, and the door's parse of the result.
+        let presets = sample_presets();
+        for door in [
+            Door::Chat,
+            Door::Messages,
+            Door::Responses,
+            Door::Completions,
+        ] {
+            let mut body = obj.clone();
+            if preset::expand(&mut body, door, &presets).is_ok() {
+                let _ = ChatRequest::from_body(body);
+            }
+        }
     }
     if let Ok(chat) = ChatRequest::parse(data) {
         let _ = chat.check_bounds(Default::default());

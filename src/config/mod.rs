@@ -96,6 +96,7 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub providers: Vec<ProviderDecl>,
     pub models: Vec<ModelDecl>,
+    pub presets: Vec<crate::types::preset::PresetDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -397,6 +398,18 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         }
     }
 
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in raw.presets.iter().enumerate() {
+        p.validate()
+            .map_err(|e| err(&format!("presets[{i}].{}", e.field), e.problem))?;
+        if !names.insert(p.name.as_str()) {
+            return Err(err(
+                &format!("presets[{i}].name"),
+                format!("`{}` is defined twice", p.name),
+            ));
+        }
+    }
+
     let shutdown_grace = secs(
         "server.shutdown_grace_secs",
         raw.server.shutdown_grace_secs,
@@ -465,6 +478,7 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         limits,
         providers: raw.providers,
         models: raw.models,
+        presets: raw.presets,
     })
 }
 
@@ -566,6 +580,20 @@ mod tests {
             p("[[models]]\nslug='a/b'\n[[models.endpoints]]\nprovider='zz'\nupstream_model='m'\n")
                 .unwrap_err();
         assert_eq!(e.field, "models[0].endpoints[0].provider");
+    }
+
+    #[test]
+    fn presets_are_validated_with_their_index() {
+        let e = p("[[presets]]\nname = 'Bad'\n").unwrap_err();
+        assert_eq!(e.field, "presets[0].name");
+        let e = p("[[presets]]\nname = 'a'\nparameters = { temperature = 'hot' }\n").unwrap_err();
+        assert_eq!(e.field, "presets[0].parameters.temperature");
+        let e = p("[[presets]]\nname = 'a'\n[[presets]]\nname = 'a'\n").unwrap_err();
+        assert_eq!(e.field, "presets[1].name");
+        let e = p("[[presets]]\nname = 'a'\nsystem = 'x'\n").unwrap_err();
+        assert!(e.field.starts_with("presets"), "{}", e.field);
+        let s = p("[[presets]]\nname = 'a'\nmodel = 'm/x'\nprovider = { sort = 'price' }\nparameters = { max_tokens = 9 }\n").unwrap();
+        assert_eq!(s.presets[0].parameters["max_tokens"], 9);
     }
 
     #[test]

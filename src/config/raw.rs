@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::types::preset::PresetDecl;
 use crate::types::registry::{ModelDecl, ProviderDecl};
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +26,8 @@ pub struct RawConfig {
     pub providers: Vec<ProviderDecl>,
     #[serde(default)]
     pub models: Vec<ModelDecl>,
+    #[serde(default)]
+    pub presets: Vec<PresetDecl>,
 }
 
 #[derive(Debug, Default, Deserialize)]

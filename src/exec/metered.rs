@@ -113,6 +113,11 @@ impl Meter {
         }
     }
 
+    /// The preset the request used (`NAME@vN`).
+    pub fn set_preset(&mut self, label: String) {
+        self.record.preset = Some(label);
+    }
+
     /// Notes an attempt before it starts, so a drop mid-attempt still records it.
     pub fn attempt_started(&mut self, a: &Attempt) -> (usize, Instant) {
         self.in_flight = Some(a.price);

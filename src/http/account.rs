@@ -259,7 +259,8 @@ fn generation_data(r: &RequestRecord) -> Value {
         "service_tier": null,
         "web_search_engine": null,
         "external_user": r.external_user,
-        "preset_id": null,
+        // OpenRouter's is the preset version's id; ours is `NAME@vN`.
+        "preset_id": r.preset,
         "router": null,
         "user_agent": null,
         "http_referer": r.app_referer,

@@ -1,5 +1,5 @@
 //! Admission, in the order that keeps a gateway cheap to attack and exact with money:
-//! authenticate → read the body under a deadline → parse → plan → admit (allowed models,
+//! authenticate → read the body under a deadline → parse (applying a preset) → plan → admit (allowed models,
 //! concurrency, rate limits, budget) → reserve the record's place → execute. Requests
 //! refused before the last step are counted, not written one row each.
 
@@ -14,7 +14,10 @@ use super::{read_body, AppState, RequestContext};
 use crate::auth::{self, Principal};
 use crate::exec::{Meter, RequestInfo};
 use crate::ledger::{Admission, Estimate, KeyRef, RateHeaders, Refusal};
+use crate::routing::preset::{self, Applied, Door};
 use crate::routing::Plan;
+use crate::types::chat::parse_body;
+use crate::types::RawObject;
 
 /// The caller, once authenticated; refusals are counted.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
@@ -29,6 +32,37 @@ pub async fn body(state: &AppState, body: Body) -> Result<bytes::Bytes, ApiError
     match tokio::time::timeout(deadline, read_body(body, state.settings.body_limit_bytes)).await {
         Ok(r) => r.map_err(|e| refused(state, e)),
         Err(_) => Err(refused(state, ApiError::BodyTimeout(deadline.as_secs()))),
+    }
+}
+
+/// The body as a JSON object, with the preset it names (if any) applied; see
+/// `routing::preset`. The snapshot holds the presets: no database call.
+pub fn parse(
+    state: &AppState,
+    bytes: &[u8],
+    door: Door,
+) -> Result<(RawObject, Option<Applied>), ApiError> {
+    let mut body = parse_body(bytes).map_err(|e| refused(state, e.into()))?;
+    let snap = state.registry.snapshot();
+    let applied =
+        preset::expand(&mut body, door, &snap.presets).map_err(|e| refused(state, e.into()))?;
+    if let Some(a) = &applied {
+        tracing::debug!(preset = %a.label(), "preset applied");
+    }
+    Ok((body, applied))
+}
+
+/// Notes the preset a request used in its record and in `x-switchyard-preset`.
+pub fn note_preset(meter: &mut Meter, applied: Option<&Applied>) {
+    if let Some(a) = applied {
+        meter.set_preset(a.label());
+    }
+}
+
+/// Names the preset a request used in `x-switchyard-preset` (`NAME@vN`).
+pub fn add_preset_header(resp: &mut axum::response::Response, applied: Option<&Applied>) {
+    if let Some(v) = applied.and_then(|a| axum::http::HeaderValue::from_str(&a.label()).ok()) {
+        resp.headers_mut().insert("x-switchyard-preset", v);
     }
 }
 

@@ -13,6 +13,7 @@ use super::sse::{self, Presentation};
 use super::{add_rate_headers, admit, cost, openrouter, AppState, RequestContext};
 use crate::exec::stream::{self, Pacing};
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
+use crate::routing::preset::Door;
 use crate::routing::{self, Plan};
 use crate::types::ChatRequest;
 
@@ -38,8 +39,9 @@ async fn admit_and_run(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
-    let mut chat = ChatRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    let (body, preset) = admit::parse(state, &bytes, Door::Chat)?;
     drop(bytes);
+    let mut chat = ChatRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
     chat.check_bounds(state.settings.request_bounds)
         .map_err(|e| admit::refused(state, e.into()))?;
     let snap = state.registry.snapshot();
@@ -62,6 +64,7 @@ async fn admit_and_run(
         chat.messages_len,
     );
     meter.attribute(&chat.attribution);
+    admit::note_preset(&mut meter, preset.as_ref());
     let call = Call {
         stream: chat.stream,
         include_usage: chat.include_usage,
@@ -70,6 +73,7 @@ async fn admit_and_run(
     };
     let mut resp = run(state, ctx, call, plan, meter).await;
     add_rate_headers(resp.headers_mut(), &rate);
+    admit::add_preset_header(&mut resp, preset.as_ref());
     Ok(resp)
 }
 

@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::{add_rate_headers, admit, AppState, RequestContext};
 use crate::exec::ExecRequest;
 use crate::providers::{NativeBody, Protocol};
+use crate::routing::preset::Door;
 use crate::routing::{self, RouteRequest};
 use crate::types::chat::check_model_bounds;
 use crate::types::ops::OpRequest;
@@ -56,9 +57,14 @@ async fn serve(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
+    let door = match op {
+        Op::Embeddings => Door::Embeddings,
+        Op::Completions => Door::Completions,
+    };
+    let (body, preset) = admit::parse(state, &bytes, door)?;
     let parsed = match op {
-        Op::Embeddings => OpRequest::embeddings(&bytes),
-        Op::Completions => OpRequest::completions(&bytes),
+        Op::Embeddings => OpRequest::embeddings_from(body),
+        Op::Completions => OpRequest::completions_from(body),
     };
     let r = parsed.map_err(|e| admit::refused(state, e.into()))?;
     drop(bytes);
@@ -104,6 +110,7 @@ async fn serve(
         r.input_bytes,
     );
     meter.attribute(&r.attribution);
+    admit::note_preset(&mut meter, preset.as_ref());
     let call = Call {
         stream: r.stream,
         include_usage: r.include_usage,
@@ -123,5 +130,6 @@ async fn serve(
     };
     let mut resp = run(state, ctx, call, plan, meter).await;
     add_rate_headers(resp.headers_mut(), &rate);
+    admit::add_preset_header(&mut resp, preset.as_ref());
     Ok(resp)
 }

@@ -1,5 +1,5 @@
 //! The in-memory registry: an immutable `Snapshot` of providers (with built adapters),
-//! models, aliases and live keys, swapped atomically. Requests resolve against the snapshot
+//! models, aliases, presets and live keys, swapped atomically. Requests resolve against the snapshot
 //! and never wait on the database; a background task reloads it when `registry_version`
 //! changes (an admin change on this replica or any other sharing the database).
 
@@ -15,6 +15,7 @@ use crate::providers::{self, BuildContext, Provider};
 use crate::store::{KeyRow, Store, StoreError};
 use crate::types::keys::KeyPolicy;
 use crate::types::now_ms;
+use crate::types::preset::Preset;
 use crate::types::registry::{ModelDecl, ProviderDecl};
 
 /// How long an unknown key is remembered as unknown before the database is asked again.
@@ -68,6 +69,8 @@ pub struct Snapshot {
     pub keys: HashMap<String, KeyInfo>,
     /// Enabled model slugs, sorted, for listings and suggestions.
     pub slugs: Vec<String>,
+    /// Presets by name, each at its current version.
+    pub presets: HashMap<String, Arc<Preset>>,
 }
 
 impl Snapshot {
@@ -130,6 +133,16 @@ impl Snapshot {
         }
         slugs.sort();
         let keys = rows.keys.into_iter().map(KeyInfo::from_row).collect();
+        let presets = rows
+            .presets
+            .into_iter()
+            .map(|p| {
+                (
+                    p.decl.name.clone(),
+                    Arc::new(Preset::new(p.decl, p.version)),
+                )
+            })
+            .collect();
         Snapshot {
             version: rows.version,
             loaded_at: Instant::now(),
@@ -138,6 +151,7 @@ impl Snapshot {
             providers,
             keys,
             slugs,
+            presets,
         }
     }
 }

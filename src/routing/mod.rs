@@ -3,6 +3,7 @@
 
 pub mod plan;
 pub mod policy;
+pub mod preset;
 pub mod stats;
 pub mod variant;
 

@@ -89,6 +89,13 @@ pub enum PlanError {
         name: String,
         suggestions: Vec<String>,
     },
+    /// The request names a preset that does not exist; `param` is the field that named it.
+    #[error("{}", unknown_preset_message(.name, .available))]
+    UnknownPreset {
+        name: String,
+        param: &'static str,
+        available: Vec<String>,
+    },
     /// The model is of another kind than the front door serves (a chat model asked for
     /// embeddings, say).
     #[error("`{model}` is {} model; this endpoint serves {} models{}", article(.kind.as_str()), .wanted.as_str(), hint(.wanted))]
@@ -131,6 +138,17 @@ fn unknown_model_message(name: &str, suggestions: &[String]) -> String {
         format!(
             "Model `{name}` does not exist. Available models, closest first: {}",
             suggestions.join(", ")
+        )
+    }
+}
+
+fn unknown_preset_message(name: &str, available: &[String]) -> String {
+    if available.is_empty() {
+        format!("Preset `{name}` does not exist, and no presets are defined")
+    } else {
+        format!(
+            "Preset `{name}` does not exist. Available presets: {}",
+            available.join(", ")
         )
     }
 }

@@ -53,6 +53,7 @@ fn snapshot() -> Snapshot {
         models,
         revisions: Default::default(),
         keys: Vec::new(),
+        presets: Default::default(),
     };
     let ctx = BuildContext {
         client: reqwest::Client::new(),

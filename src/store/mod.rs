@@ -6,6 +6,7 @@
 mod keys;
 mod ledger;
 mod limits;
+mod presets;
 mod records;
 mod registry;
 pub mod sanitize;
@@ -20,6 +21,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use limits::{LimitCells, LimitWrite, SLOT_TTL_US};
+pub use presets::{PresetVersion, Saved, StoredPreset};
 pub use records::{AttemptRecord, Inserted, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
 

@@ -78,6 +78,8 @@ pub struct RequestRecord {
     pub session_id: Option<String>,
     pub error: Option<String>,
     pub finish_reason: Option<String>,
+    /// The preset the request used, as `NAME@vN`.
+    pub preset: Option<String>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -100,6 +102,7 @@ impl RequestRecord {
             &mut self.external_user,
             &mut self.session_id,
             &mut self.finish_reason,
+            &mut self.preset,
         ]
         .into_iter()
         .flatten()
@@ -176,6 +179,7 @@ struct RequestRow {
     session_id: Option<String>,
     error: Option<String>,
     finish_reason: Option<String>,
+    preset: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -214,6 +218,7 @@ impl From<RequestRow> for RequestRecord {
             session_id: r.session_id,
             error: r.error,
             finish_reason: r.finish_reason,
+            preset: r.preset,
             attempts: Vec::new(),
         }
     }
@@ -221,7 +226,7 @@ impl From<RequestRow> for RequestRecord {
 
 const REQUEST_COLUMNS: &str = "id, created_at, key_id, requested_model, served_model, provider, upstream_id, outcome, status, \
      streamed, cancelled, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_estimated, \
-     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason, external_user, session_id";
+     cost_nanos, latency_ms, ttft_ms, app_referer, app_title, error, cache_write_tokens, finish_reason, external_user, session_id, preset";
 
 impl Store {
     /// Writes a batch of records in one transaction: a batch lands whole or not at all.
@@ -237,7 +242,7 @@ impl Store {
         batch: &[std::sync::Arc<RequestRecord>],
         holder: &str,
     ) -> Result<Inserted, StoreError> {
-        // 26 and 9 bound values per row keep each statement far below both backends' limits.
+        // 27 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
         let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
@@ -263,7 +268,7 @@ impl Store {
                         .push_bind(r.usage_estimated).push_bind(r.cost_nanos).push_bind(r.latency_ms).push_bind(r.ttft_ms)
                         .push_bind(&r.app_referer).push_bind(&r.app_title).push_bind(&r.error)
                         .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason)
-                        .push_bind(&r.external_user).push_bind(&r.session_id);
+                        .push_bind(&r.external_user).push_bind(&r.session_id).push_bind(&r.preset);
                 });
                 if rows.iter().any(|r| r.key_id.is_some()) {
                     // Which rows this call inserted decides whose spend it counts.

@@ -18,6 +18,7 @@ pub struct RegistryRows {
     /// concurrent one.
     pub revisions: std::collections::HashMap<String, i64>,
     pub keys: Vec<KeyRow>,
+    pub presets: Vec<super::presets::StoredPreset>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -123,7 +124,7 @@ pub enum Origin {
 }
 
 impl Origin {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Origin::Config => "config",
             Origin::Admin => "admin",
@@ -142,7 +143,7 @@ impl Store {
 
     /// Reads the whole registry and the live keys.
     pub async fn load_registry(&self) -> Result<RegistryRows, StoreError> {
-        let (version, provider_rows, model_rows, endpoint_rows, fallback_rows, keys) = on_conn!(self, CALL_DEADLINE, c => {
+        let (version, provider_rows, model_rows, endpoint_rows, fallback_rows, keys, presets) = on_conn!(self, CALL_DEADLINE, c => {
             let mut tx = sqlx::Connection::begin(&mut *c).await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM registry_version WHERE id = 1")
                 .fetch_one(&mut *tx).await?;
@@ -164,9 +165,12 @@ impl Store {
             let keys: Vec<super::keys::Row> = sqlx::query_as(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL"))
                 .fetch_all(&mut *tx).await?;
+            let presets: Vec<super::presets::CurrentRow> = sqlx::query_as(super::presets::CURRENT)
+                .fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Ok::<_, StoreError>((version, providers, models, endpoints, fallbacks, keys))
+            Ok::<_, StoreError>((version, providers, models, endpoints, fallbacks, keys, presets))
         })?;
+        let presets = super::presets::current(presets)?;
 
         let keys = super::keys::rows(keys)?;
         let mut providers = Vec::with_capacity(provider_rows.len());
@@ -244,6 +248,7 @@ impl Store {
             models,
             revisions,
             keys,
+            presets,
         })
     }
 

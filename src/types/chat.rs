@@ -267,7 +267,11 @@ impl ChatRequest {
 
     /// Parses and validates a request body.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidRequest> {
-        let mut body = parse_body(bytes)?;
+        Self::from_body(parse_body(bytes)?)
+    }
+
+    /// Validates a request body parsed one level deep.
+    pub fn from_body(mut body: RawObject) -> Result<Self, InvalidRequest> {
         let RoutingFields {
             model,
             models,

@@ -7,6 +7,7 @@ pub mod json;
 pub mod keys;
 pub mod openai;
 pub mod ops;
+pub mod preset;
 pub mod registry;
 pub mod time;
 pub mod usage;

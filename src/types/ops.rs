@@ -38,8 +38,7 @@ fn invalid(message: impl Into<String>, param: &'static str, code: &'static str) 
 }
 
 /// The fields every operation shares: the body, model and OpenRouter's routing fields.
-fn common(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
-    let mut body = parse_body(bytes)?;
+fn common(mut body: RawObject) -> Result<OpRequest, InvalidRequest> {
     let RoutingFields {
         model,
         models,
@@ -108,7 +107,12 @@ impl OpRequest {
     /// `POST /v1/embeddings`: `input` (a string, strings, or token ids), `encoding_format`
     /// (`float` or `base64`), `dimensions`.
     pub fn embeddings(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
-        let mut r = common(bytes)?;
+        Self::embeddings_from(parse_body(bytes)?)
+    }
+
+    /// As `embeddings`, for a body parsed one level deep.
+    pub fn embeddings_from(body: RawObject) -> Result<OpRequest, InvalidRequest> {
+        let mut r = common(body)?;
         let input = r.body.get("input").ok_or_else(|| {
             invalid(
                 "`input` is required: a string or an array of strings",
@@ -156,7 +160,12 @@ impl OpRequest {
 
     /// `POST /v1/completions` (legacy): `prompt` as a string, strings or token ids.
     pub fn completions(bytes: &[u8]) -> Result<OpRequest, InvalidRequest> {
-        let mut r = common(bytes)?;
+        Self::completions_from(parse_body(bytes)?)
+    }
+
+    /// As `completions`, for a body parsed one level deep.
+    pub fn completions_from(body: RawObject) -> Result<OpRequest, InvalidRequest> {
+        let mut r = common(body)?;
         let prompt = r.body.get("prompt").ok_or_else(|| {
             invalid(
                 "`prompt` is required: a string or an array of strings",

@@ -27,6 +27,7 @@ mod messages;
 mod models_health;
 mod ops;
 mod outage;
+mod presets;
 mod provider_anthropic;
 mod provider_azure;
 mod provider_bedrock;

@@ -1,5 +1,6 @@
 //! The admin API under `/admin`, guarded by the master key (`SWITCHYARD_MASTER_KEY`): keys,
-//! providers, models and their endpoints (create, list, update, disable), and the request log.
+//! providers, models and their endpoints (create, list, update, disable), presets (with
+//! their versions), and the request log.
 //! Every change is written to the database and this replica's snapshot is reloaded at once;
 //! other replicas pick it up on their next refresh.
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub mod keys;
+pub mod presets;
 
 use super::{parse_json, read_body, ApiError, AppState};
 use crate::auth;
@@ -41,6 +43,14 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .patch(patch_endpoint)
                 .delete(delete_endpoint),
         )
+        .route("/presets", get(presets::list_presets))
+        .route(
+            "/presets/{name}",
+            get(presets::show_preset)
+                .put(presets::put_preset)
+                .delete(presets::delete_preset),
+        )
+        .route("/presets/{name}/versions", get(presets::list_versions))
         .route("/requests", get(list_requests))
         .route("/requests/{id}", get(get_request))
         .route_layer(middleware::from_fn_with_state(state, guard))

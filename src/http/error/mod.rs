@@ -22,6 +22,7 @@ use crate::exec::{ExecError, Failure};
 use crate::ledger::Refusal;
 use crate::providers::ProviderError;
 use crate::routing::policy::is_provider_auth_failure;
+use crate::routing::preset::PresetError;
 use crate::routing::PlanError;
 use crate::store::StoreError;
 use crate::types::InvalidRequest;
@@ -58,6 +59,23 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<PresetError> for ApiError {
+    fn from(e: PresetError) -> Self {
+        match e {
+            PresetError::Invalid(i) => ApiError::Invalid(i),
+            PresetError::Unknown {
+                name,
+                param,
+                available,
+            } => ApiError::Plan(PlanError::UnknownPreset {
+                name,
+                param,
+                available,
+            }),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -101,7 +119,9 @@ impl ApiError {
             ApiError::Refused(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LogFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Plan(PlanError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Plan(PlanError::UnknownModel { .. } | PlanError::UnknownPreset { .. }) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::Plan(PlanError::WrongKind { .. } | PlanError::Variant { .. }) => {
                 StatusCode::BAD_REQUEST
             }
@@ -208,6 +228,14 @@ impl ApiError {
                     Some("model".into()),
                     Some("model_not_found".into()),
                     Some(json!({ "available_models": suggestions })),
+                ),
+                ApiError::Plan(PlanError::UnknownPreset {
+                    param, available, ..
+                }) => (
+                    "invalid_request_error",
+                    Some((*param).into()),
+                    Some("preset_not_found".into()),
+                    Some(json!({ "available_presets": available })),
                 ),
                 ApiError::Plan(PlanError::WrongKind { .. }) => (
                     "invalid_request_error",

@@ -76,7 +76,9 @@ pub fn error_type(e: &ApiError, status: u16) -> &'static str {
         ApiError::Plan(PlanError::WrongKind { .. } | PlanError::Variant { .. }) => {
             "invalid_request"
         }
-        ApiError::Plan(PlanError::UnknownModel { .. }) => "not_found",
+        ApiError::Plan(PlanError::UnknownModel { .. } | PlanError::UnknownPreset { .. }) => {
+            "not_found"
+        }
         ApiError::Plan(PlanError::NoEndpoint { by_request, .. }) => {
             if *by_request {
                 "not_found"

@@ -20,6 +20,7 @@ use super::{add_rate_headers, admit, rendered, AppState, RequestContext};
 use crate::exec::stream;
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{NativeBody, NativeRequest, Protocol};
+use crate::routing::preset::{Applied, Door};
 use crate::routing::{self, Plan, RouteRequest};
 use crate::types::chat::check_model_bounds;
 use crate::types::registry::ModelKind;
@@ -61,6 +62,7 @@ struct Planned {
     /// Parameters the translation left out (for providers that do not speak Messages).
     translation_dropped: Vec<&'static str>,
     plan: Plan,
+    preset: Option<Applied>,
 }
 
 async fn parse_and_plan(
@@ -69,8 +71,9 @@ async fn parse_and_plan(
     body: Body,
 ) -> Result<Planned, ApiError> {
     let bytes = admit::body(state, body).await?;
-    let msg = MessagesRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    let (body, preset) = admit::parse(state, &bytes, Door::Messages)?;
     drop(bytes);
+    let msg = MessagesRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
     check_model_bounds(
         msg.model.as_deref(),
         &msg.models,
@@ -112,6 +115,7 @@ async fn parse_and_plan(
         msg,
         translation_dropped,
         plan,
+        preset,
     })
 }
 
@@ -158,6 +162,8 @@ async fn admit_and_run(
         prompt_bytes,
     );
     meter.attribute(&p.msg.attribution);
+    admit::note_preset(&mut meter, p.preset.as_ref());
+    let preset = p.preset.take();
     let mut resp = match run(state, ctx, p, &mut meter).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -166,6 +172,7 @@ async fn admit_and_run(
         }
     };
     add_rate_headers(resp.headers_mut(), &rate);
+    admit::add_preset_header(&mut resp, preset.as_ref());
     Ok(resp)
 }
 
@@ -187,6 +194,7 @@ async fn run(
         exec: req,
         translation_dropped,
         plan,
+        preset: _,
     } = p;
     if !msg.stream {
         let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
@@ -304,6 +312,7 @@ async fn count(
     if estimated {
         h.insert("x-switchyard-estimated", HeaderValue::from_static("true"));
     }
+    admit::add_preset_header(&mut resp, p.preset.as_ref());
     Ok(resp)
 }
 

@@ -20,6 +20,7 @@ use super::{add_rate_headers, admit, rendered, AppState, RequestContext};
 use crate::exec::stream;
 use crate::exec::{self, ExecError, ExecRequest, Meter, Outcome};
 use crate::providers::{NativeBody, Protocol};
+use crate::routing::preset;
 use crate::routing::{self, Attempt, RouteRequest};
 use crate::types::chat::check_model_bounds;
 use crate::types::registry::ModelKind;
@@ -63,8 +64,9 @@ async fn admit_and_run(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
-    let r = ResponsesRequest::parse(&bytes).map_err(|e| admit::refused(state, e.into()))?;
+    let (body, applied) = admit::parse(state, &bytes, preset::Door::Responses)?;
     drop(bytes);
+    let r = ResponsesRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
     check_model_bounds(r.model.as_deref(), &r.models, state.settings.request_bounds)
         .map_err(|e| admit::refused(state, e.into()))?;
     let (chat, translation_dropped) = match r.to_chat() {
@@ -99,6 +101,7 @@ async fn admit_and_run(
         prompt_bytes,
     );
     meter.attribute(&r.attribution);
+    admit::note_preset(&mut meter, applied.as_ref());
     let mut echoed = RawObject::new();
     for key in ECHOED {
         if let Some(v) = r.body.get(key) {
@@ -132,6 +135,7 @@ async fn admit_and_run(
         }
     };
     add_rate_headers(resp.headers_mut(), &rate);
+    admit::add_preset_header(&mut resp, applied.as_ref());
     Ok(resp)
 }
 

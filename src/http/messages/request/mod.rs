@@ -81,7 +81,11 @@ impl MessagesRequest {
     /// Parses and validates a request body. `max_tokens` is optional here (count_tokens
     /// takes none); when given it must be a positive integer.
     pub fn parse(bytes: &[u8]) -> Result<MessagesRequest, InvalidRequest> {
-        let mut body = parse_body(bytes)?;
+        Self::from_body(parse_body(bytes)?)
+    }
+
+    /// As `parse`, for a body parsed one level deep.
+    pub fn from_body(mut body: RawObject) -> Result<MessagesRequest, InvalidRequest> {
         let RoutingFields {
             model,
             models,

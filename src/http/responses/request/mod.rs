@@ -97,7 +97,11 @@ pub struct ResponsesRequest {
 impl ResponsesRequest {
     /// Parses and validates a request body.
     pub fn parse(bytes: &[u8]) -> Result<ResponsesRequest, InvalidRequest> {
-        let mut body = parse_body(bytes)?;
+        Self::from_body(parse_body(bytes)?)
+    }
+
+    /// As `parse`, for a body parsed one level deep.
+    pub fn from_body(mut body: RawObject) -> Result<ResponsesRequest, InvalidRequest> {
         let RoutingFields {
             model,
             models,
