@@ -13,6 +13,7 @@ mod admin_input;
 mod agents;
 mod auth_admin;
 mod chat;
+mod cli;
 mod connections;
 mod dialect;
 mod fallback;
