@@ -1,6 +1,7 @@
 //! Validated settings: the TOML file (`config/switchyard.toml` by default) plus `SWITCHYARD_*`
 //! environment overrides for what changes per deployment. Secrets never live in the file.
 
+mod paths;
 mod raw;
 
 use std::net::SocketAddr;
@@ -175,7 +176,8 @@ impl EnvOverrides {
     }
 }
 
-/// Reads and validates the config file at `path`, then applies `env`.
+/// Reads and validates the config file at `path`, then applies `env`. Relative paths in the
+/// file are relative to its folder.
 pub fn load(path: &Path, env: &EnvOverrides) -> Result<Settings, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -183,11 +185,30 @@ pub fn load(path: &Path, env: &EnvOverrides) -> Result<Settings, ConfigError> {
         field: "(file)".into(),
         problem: format!("cannot read: {e}"),
     })?;
-    parse(&text, &file, env)
+    // Absolute, so messages name the real place; not canonical, so `..` after a symlinked
+    // folder means what the operating system makes of it.
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::new()
+    } else {
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    };
+    parse_in(&text, &file, env, &dir)
 }
 
-/// Validates config text; `file` names it in messages.
+/// Validates config text; `file` names it in messages. Relative paths in it stay relative to
+/// the working directory (see `load`).
 pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, ConfigError> {
+    parse_in(text, file, env, Path::new(""))
+}
+
+/// `parse`, with relative paths in the text resolved against `config_dir`.
+fn parse_in(
+    text: &str,
+    file: &str,
+    env: &EnvOverrides,
+    config_dir: &Path,
+) -> Result<Settings, ConfigError> {
     let err = |field: &str, problem: String| ConfigError {
         file: file.to_owned(),
         field: field.to_owned(),
@@ -441,12 +462,14 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             max_models: raw.server.max_models.unwrap_or(16).max(1),
         },
         shutdown_grace,
-        database_url: DatabaseUrl(
-            env.database_url
-                .clone()
-                .or(raw.database.url)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-        ),
+        // A path from the environment is relative to the working directory, as any is.
+        database_url: DatabaseUrl(match env.database_url.clone() {
+            Some(url) => url,
+            None => paths::database_url_in(
+                raw.database.url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
+                config_dir,
+            ),
+        }),
         database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
         require_keys,
         master_key: env.master_key.clone().map(Secret::new),
@@ -630,6 +653,34 @@ mod tests {
         let s = parse("[server]\nlisten='127.0.0.1:1'\n", "t", &env).unwrap();
         assert_eq!(s.listen.port(), 9999);
         assert!(!s.require_keys);
+    }
+
+    #[test]
+    fn database_paths_in_the_file_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(&file, "[database]\nurl = \"sqlite://db/gw.db\"\n").unwrap();
+        let s = load(&file, &EnvOverrides::default()).unwrap();
+        assert_eq!(
+            &*s.database_url,
+            format!("sqlite://{}/db/gw.db", dir.path().display())
+        );
+        // No url in the file: the default is next to the file too.
+        std::fs::write(&file, "").unwrap();
+        let s = load(&file, &EnvOverrides::default()).unwrap();
+        assert_eq!(
+            &*s.database_url,
+            format!("sqlite://{}/data/switchyard.db", dir.path().display())
+        );
+        // The environment's path is taken as given (relative to the working directory).
+        let env = EnvOverrides {
+            database_url: Some("sqlite://here.db".into()),
+            ..EnvOverrides::default()
+        };
+        assert_eq!(
+            &*load(&file, &env).unwrap().database_url,
+            "sqlite://here.db"
+        );
     }
 
     #[test]

@@ -144,3 +144,80 @@ async fn models_list_does_not_apply_the_config() {
     assert!(store.load_registry().await.unwrap().models.is_empty());
     store.close().await;
 }
+
+/// A relative SQLite path in the config file is relative to the file, wherever the command
+/// runs; the environment's stays relative to the working directory.
+#[tokio::test]
+async fn a_relative_database_path_is_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, cwd) = (dir.path().join("conf"), dir.path().join("cwd"));
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let config = conf.join("gw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://db/gw.db\"\n\n{}",
+            registry(None)
+        ),
+    )
+    .unwrap();
+    let run = |args: &'static [&'static str], env_url: Option<&'static str>| {
+        run_in(&cwd, &config, args, env_url)
+    };
+    let out = run(&["migrate"], None).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(conf.join("db/gw.db").exists());
+    assert!(!cwd.join("db").exists());
+    let out = run(&["check-config"], None).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("database: sqlite://{}/db/gw.db", conf.display())),
+        "{text}"
+    );
+
+    let out = run(&["migrate"], Some("sqlite://env.db")).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(cwd.join("env.db").exists());
+
+    // The shipped config, from another folder: the checkout's data/ either way.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/switchyard.toml");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("--config")
+        .arg(&shipped)
+        .arg("check-config")
+        .current_dir(&cwd)
+        .env_remove("SWITCHYARD_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "database: sqlite://{}/config/../data/switchyard.db",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        "{text}"
+    );
+}
+
+/// Runs `switchyard --config CONFIG args...` in `cwd`, with `SWITCHYARD_DATABASE_URL` set to
+/// `env_url` or unset.
+async fn run_in(
+    cwd: &Path,
+    config: &Path,
+    args: &[&str],
+    env_url: Option<&str>,
+) -> std::io::Result<std::process::Output> {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    c.arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SWITCHYARD_DATABASE_URL")
+        .env("SWITCHYARD_LOG", "warn");
+    if let Some(u) = env_url {
+        c.env("SWITCHYARD_DATABASE_URL", u);
+    }
+    c.output().await
+}
