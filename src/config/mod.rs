@@ -1,6 +1,7 @@
 //! Validated settings: the TOML file (`config/switchyard.toml` by default) plus `SWITCHYARD_*`
 //! environment overrides for what changes per deployment. Secrets never live in the file.
 
+mod cors;
 mod paths;
 mod raw;
 
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::types::registry::{ModelDecl, ProviderDecl};
+
+pub use cors::CorsOrigins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "config/switchyard.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchyard.db";
@@ -83,6 +86,8 @@ pub struct Settings {
     pub max_concurrent_requests: usize,
     /// Until a response's headers (a stream's body then runs on its own deadlines).
     pub request_timeout: Duration,
+    /// Browser origins allowed to call /v1 and /api/v1 (CORS); none by default.
+    pub cors_origins: CorsOrigins,
     pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub require_keys: bool,
@@ -159,6 +164,8 @@ pub struct EnvOverrides {
     pub log_filter: Option<String>,
     pub require_keys: Option<String>,
     pub redis_url: Option<String>,
+    /// Comma-separated origins, or `*`.
+    pub cors_origins: Option<String>,
 }
 
 impl EnvOverrides {
@@ -172,6 +179,7 @@ impl EnvOverrides {
             log_filter: var("SWITCHYARD_LOG"),
             require_keys: var("SWITCHYARD_REQUIRE_KEYS"),
             redis_url: var("SWITCHYARD_REDIS_URL"),
+            cors_origins: var("SWITCHYARD_CORS_ORIGINS"),
         }
     }
 }
@@ -418,6 +426,20 @@ fn parse_in(
         }
     }
 
+    let cors_origins = match (&env.cors_origins, raw.server.cors_origins) {
+        (Some(list), _) => {
+            CorsOrigins::parse(list.split(',')).map_err(|e| err("SWITCHYARD_CORS_ORIGINS", e))?
+        }
+        (None, Some(raw::RawOrigins::One(o))) => {
+            CorsOrigins::parse([o.as_str()]).map_err(|e| err("server.cors_origins", e))?
+        }
+        (None, Some(raw::RawOrigins::Many(list))) => {
+            CorsOrigins::parse(list.iter().map(String::as_str))
+                .map_err(|e| err("server.cors_origins", e))?
+        }
+        (None, None) => CorsOrigins::None,
+    };
+
     let shutdown_grace = secs(
         "server.shutdown_grace_secs",
         raw.server.shutdown_grace_secs,
@@ -457,6 +479,7 @@ fn parse_in(
             raw.server.request_timeout_secs,
             600.0,
         )?,
+        cors_origins,
         request_bounds: crate::types::RequestBounds {
             max_model_name_bytes: raw.server.max_model_name_bytes.unwrap_or(256).max(1),
             max_models: raw.server.max_models.unwrap_or(16).max(1),
@@ -641,6 +664,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.field, "providers[0].first_token_timeout_secs");
         assert!(p("[routing]\nrequest_timeout_secs = 86400\n").is_ok());
+    }
+
+    #[test]
+    fn cors_origins_from_the_file_or_the_environment() {
+        assert_eq!(p("").unwrap().cors_origins, CorsOrigins::None);
+        assert_eq!(
+            p("[server]\ncors_origins = \"*\"\n").unwrap().cors_origins,
+            CorsOrigins::Any
+        );
+        let s = p("[server]\ncors_origins = [\"https://app.example.com\"]\n").unwrap();
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec!["https://app.example.com".into()])
+        );
+        let e = p("[server]\ncors_origins = [\"https://app.example.com/\"]\n").unwrap_err();
+        assert_eq!(e.field, "server.cors_origins");
+        let env = EnvOverrides {
+            cors_origins: Some("https://a.example, http://localhost:3000".into()),
+            ..Default::default()
+        };
+        let s = parse("[server]\ncors_origins = \"*\"\n", "t", &env).unwrap();
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec![
+                "https://a.example".into(),
+                "http://localhost:3000".into()
+            ])
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admit;
 pub mod canonical;
 pub mod chat;
+pub mod cors;
 pub mod cost;
 pub mod error;
 pub mod extract;
@@ -85,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/key", get(account::key))
         .route("/credits", get(account::credits))
         .route("/generation", get(account::generation));
-    Router::new()
+    let cors = cors::Cors::new(&state.settings.cors_origins);
+    let router = Router::new()
         .nest("/v1", api.clone())
         .nest("/api/v1", api)
         .nest("/admin", admin::router(state.clone()))
@@ -101,7 +103,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // Outermost first: ids and spans wrap everything, panics become OpenAI-shaped 500s.
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn(request_context));
+    // Outermost of all, so every answer of the public API carries CORS headers, errors and
+    // timeouts included; no layer at all when no origin is allowed.
+    match cors {
+        Some(c) => router.layer(middleware::from_fn_with_state(c, cors::cors)),
+        None => router,
+    }
 }
 
 /// Assigns the request id, opens the request's span and stamps the id on the response

@@ -15,6 +15,7 @@ mod auth_admin;
 mod chat;
 mod cli;
 mod connections;
+mod cors;
 mod dialect;
 mod fallback;
 mod hardening;
