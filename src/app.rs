@@ -17,7 +17,7 @@ use crate::ledger::redis::SharedLimits;
 use crate::ledger::{Ledger, Sharing};
 use crate::providers::{self, BuildContext};
 use crate::registry::Registry;
-use crate::store::{self, Origin, Store};
+use crate::store::{self, ConfigApplied, Origin, Store};
 
 pub struct App {
     listener: TcpListener,
@@ -29,8 +29,9 @@ pub struct App {
     stop_keeper: CancellationToken,
 }
 
-/// Connects, migrates and applies the config file's registry declarations.
-pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
+/// Connects and migrates the schema; the registry is left as it is (every command but
+/// `serve` and `migrate`).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = store::redact_url(&settings.database_url);
     let store = Store::connect(&settings.database_url, settings.database_max_connections)
         .await
@@ -39,30 +40,15 @@ pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
         .migrate()
         .await
         .with_context(|| format!("cannot migrate the database at {url}"))?;
-    // The config file is the source of truth for what it declares: say so when that undoes
-    // edits made through the admin API (they stay for everything the file does not name).
-    if let Ok((providers, models)) = store.admin_edited().await {
-        let replaced: Vec<String> = providers
-            .into_iter()
-            .filter(|id| settings.providers.iter().any(|p| &p.id == id))
-            .map(|id| format!("provider {id}"))
-            .chain(
-                models
-                    .into_iter()
-                    .filter(|slug| settings.models.iter().any(|m| &m.slug == slug))
-                    .map(|slug| format!("model {slug}")),
-            )
-            .collect();
-        if !replaced.is_empty() {
-            tracing::warn!(
-                replaced = %replaced.join(", "),
-                file = %settings.source,
-                "the config file replaces edits made through the admin API to what it declares; remove them from the file to keep the admin edits"
-            );
-        }
-    }
-    store
-        .apply_declarations(&settings.providers, &settings.models, Origin::Config)
+    Ok(store)
+}
+
+/// `open_store`, then applies the config file's registry declarations where the file changed
+/// (`serve` and `migrate`), logging what that did.
+pub async fn prepare_store(settings: &Settings) -> anyhow::Result<(Store, ConfigApplied)> {
+    let store = open_store(settings).await?;
+    let applied = store
+        .apply_config(&settings.providers, &settings.models)
         .await
         .with_context(|| format!("cannot apply the registry from {}", settings.source))?;
     let saved = store
@@ -74,12 +60,27 @@ pub async fn prepare_store(settings: &Settings) -> anyhow::Result<Store> {
             tracing::info!(preset = %p.name, version = s.version, "preset saved from the config file");
         }
     }
-    Ok(store)
+    tracing::info!(file = %settings.source, "{applied}");
+    if !applied.replaced_admin_edits.is_empty() {
+        tracing::warn!(
+            replaced = %applied.replaced_admin_edits.join(", "),
+            file = %settings.source,
+            "the config file's changed declarations replaced edits made through the admin API"
+        );
+    }
+    if !applied.kept_admin_edits.is_empty() {
+        tracing::info!(
+            kept = %applied.kept_admin_edits.join(", "),
+            file = %settings.source,
+            "kept edits made through the admin API: the config file's declarations of them have not changed"
+        );
+    }
+    Ok((store, applied))
 }
 
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let store = prepare_store(&settings).await?;
+        let (store, _) = prepare_store(&settings).await?;
         let client = providers::http::client(settings.routing.connect_timeout)
             .context("cannot build the HTTP client")?;
         let registry = Registry::load(

@@ -27,17 +27,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the gateway: migrate the database, apply the config's registry, serve HTTP.
+    /// Start the gateway: migrate the database, apply the config's registry where the file
+    /// changed (edits made through the admin API survive otherwise), serve HTTP.
     ///
     /// Environment overrides: SWITCHYARD_LISTEN, SWITCHYARD_DATABASE_URL, SWITCHYARD_MASTER_KEY,
     /// SWITCHYARD_REQUIRE_KEYS, SWITCHYARD_LOG (filter), SWITCHYARD_LOG_FORMAT (text|json).
     Serve,
-    /// Create or upgrade the database schema and apply the config's registry, then exit.
+    /// Create or upgrade the database schema and apply the config's registry where the file
+    /// changed, say what that did, then exit.
     Migrate,
     /// Validate the config file and print what it defines; exits non-zero when it is invalid.
     CheckConfig,
     /// Manage gateway API keys (works directly on the database; a running gateway picks
-    /// changes up within its registry refresh interval).
+    /// changes up within its registry refresh interval). Never touches the model registry.
     Keys {
         #[command(subcommand)]
         action: KeysAction,
@@ -49,7 +51,7 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
-    /// Inspect the model registry.
+    /// Inspect the model registry as it is in the database (the config file is not applied).
     Models {
         #[command(subcommand)]
         action: ModelsAction,
@@ -221,12 +223,21 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = app::prepare_store(&settings).await?;
-            println!(
-                "database migrated ({}); registry applied from {}",
-                store.backend(),
-                settings.source
-            );
+            let (store, applied) = app::prepare_store(&settings).await?;
+            println!("database migrated ({}); {applied}", store.backend());
+            if !applied.replaced_admin_edits.is_empty() {
+                println!(
+                    "  replaced admin edits: {}",
+                    applied.replaced_admin_edits.join(", ")
+                );
+            }
+            if !applied.kept_admin_edits.is_empty() {
+                println!(
+                    "  kept admin edits: {}",
+                    applied.kept_admin_edits.join(", ")
+                );
+            }
+            store.close().await;
             Ok(())
         }
         Command::CheckConfig => {
@@ -264,7 +275,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => {
-            let store = app::prepare_store(&settings).await?;
+            let store = app::open_store(&settings).await?;
             match action {
                 KeysAction::Create { name, limits } => {
                     let change = limits.change(Some(name.clone()))?;
@@ -397,7 +408,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Models {
             action: ModelsAction::List,
         } => {
-            let store = app::prepare_store(&settings).await?;
+            let store = app::open_store(&settings).await?;
             let rows = store.load_registry().await?;
             for (m, _) in rows.models {
                 let state = if m.enabled { "" } else { " (disabled)" };

@@ -1,6 +1,8 @@
 //! Validated settings: the TOML file (`config/switchyard.toml` by default) plus `SWITCHYARD_*`
 //! environment overrides for what changes per deployment. Secrets never live in the file.
 
+mod cors;
+mod paths;
 mod raw;
 
 use std::net::SocketAddr;
@@ -8,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::types::registry::{ModelDecl, ProviderDecl};
+
+pub use cors::CorsOrigins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "config/switchyard.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchyard.db";
@@ -82,6 +86,8 @@ pub struct Settings {
     pub max_concurrent_requests: usize,
     /// Until a response's headers (a stream's body then runs on its own deadlines).
     pub request_timeout: Duration,
+    /// Browser origins allowed to call /v1 and /api/v1 (CORS); none by default.
+    pub cors_origins: CorsOrigins,
     pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub require_keys: bool,
@@ -159,6 +165,8 @@ pub struct EnvOverrides {
     pub log_filter: Option<String>,
     pub require_keys: Option<String>,
     pub redis_url: Option<String>,
+    /// Comma-separated origins, or `*`.
+    pub cors_origins: Option<String>,
 }
 
 impl EnvOverrides {
@@ -172,11 +180,13 @@ impl EnvOverrides {
             log_filter: var("SWITCHYARD_LOG"),
             require_keys: var("SWITCHYARD_REQUIRE_KEYS"),
             redis_url: var("SWITCHYARD_REDIS_URL"),
+            cors_origins: var("SWITCHYARD_CORS_ORIGINS"),
         }
     }
 }
 
-/// Reads and validates the config file at `path`, then applies `env`.
+/// Reads and validates the config file at `path`, then applies `env`. Relative paths in the
+/// file are relative to its folder.
 pub fn load(path: &Path, env: &EnvOverrides) -> Result<Settings, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -184,11 +194,30 @@ pub fn load(path: &Path, env: &EnvOverrides) -> Result<Settings, ConfigError> {
         field: "(file)".into(),
         problem: format!("cannot read: {e}"),
     })?;
-    parse(&text, &file, env)
+    // Absolute, so messages name the real place; not canonical, so `..` after a symlinked
+    // folder means what the operating system makes of it.
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::new()
+    } else {
+        std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    };
+    parse_in(&text, &file, env, &dir)
 }
 
-/// Validates config text; `file` names it in messages.
+/// Validates config text; `file` names it in messages. Relative paths in it stay relative to
+/// the working directory (see `load`).
 pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, ConfigError> {
+    parse_in(text, file, env, Path::new(""))
+}
+
+/// `parse`, with relative paths in the text resolved against `config_dir`.
+fn parse_in(
+    text: &str,
+    file: &str,
+    env: &EnvOverrides,
+    config_dir: &Path,
+) -> Result<Settings, ConfigError> {
     let err = |field: &str, problem: String| ConfigError {
         file: file.to_owned(),
         field: field.to_owned(),
@@ -410,6 +439,20 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
         }
     }
 
+    let cors_origins = match (&env.cors_origins, raw.server.cors_origins) {
+        (Some(list), _) => {
+            CorsOrigins::parse(list.split(',')).map_err(|e| err("SWITCHYARD_CORS_ORIGINS", e))?
+        }
+        (None, Some(raw::RawOrigins::One(o))) => {
+            CorsOrigins::parse([o.as_str()]).map_err(|e| err("server.cors_origins", e))?
+        }
+        (None, Some(raw::RawOrigins::Many(list))) => {
+            CorsOrigins::parse(list.iter().map(String::as_str))
+                .map_err(|e| err("server.cors_origins", e))?
+        }
+        (None, None) => CorsOrigins::None,
+    };
+
     let shutdown_grace = secs(
         "server.shutdown_grace_secs",
         raw.server.shutdown_grace_secs,
@@ -449,17 +492,20 @@ pub fn parse(text: &str, file: &str, env: &EnvOverrides) -> Result<Settings, Con
             raw.server.request_timeout_secs,
             600.0,
         )?,
+        cors_origins,
         request_bounds: crate::types::RequestBounds {
             max_model_name_bytes: raw.server.max_model_name_bytes.unwrap_or(256).max(1),
             max_models: raw.server.max_models.unwrap_or(16).max(1),
         },
         shutdown_grace,
-        database_url: DatabaseUrl(
-            env.database_url
-                .clone()
-                .or(raw.database.url)
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-        ),
+        // A path from the environment is relative to the working directory, as any is.
+        database_url: DatabaseUrl(match env.database_url.clone() {
+            Some(url) => url,
+            None => paths::database_url_in(
+                raw.database.url.as_deref().unwrap_or(DEFAULT_DATABASE_URL),
+                config_dir,
+            ),
+        }),
         database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
         require_keys,
         master_key: env.master_key.clone().map(Secret::new),
@@ -649,6 +695,34 @@ mod tests {
     }
 
     #[test]
+    fn cors_origins_from_the_file_or_the_environment() {
+        assert_eq!(p("").unwrap().cors_origins, CorsOrigins::None);
+        assert_eq!(
+            p("[server]\ncors_origins = \"*\"\n").unwrap().cors_origins,
+            CorsOrigins::Any
+        );
+        let s = p("[server]\ncors_origins = [\"https://app.example.com\"]\n").unwrap();
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec!["https://app.example.com".into()])
+        );
+        let e = p("[server]\ncors_origins = [\"https://app.example.com/\"]\n").unwrap_err();
+        assert_eq!(e.field, "server.cors_origins");
+        let env = EnvOverrides {
+            cors_origins: Some("https://a.example, http://localhost:3000".into()),
+            ..Default::default()
+        };
+        let s = parse("[server]\ncors_origins = \"*\"\n", "t", &env).unwrap();
+        assert_eq!(
+            s.cors_origins,
+            CorsOrigins::List(vec![
+                "https://a.example".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+    }
+
+    #[test]
     fn env_overrides_win() {
         let env = EnvOverrides {
             listen: Some("0.0.0.0:9999".into()),
@@ -658,6 +732,34 @@ mod tests {
         let s = parse("[server]\nlisten='127.0.0.1:1'\n", "t", &env).unwrap();
         assert_eq!(s.listen.port(), 9999);
         assert!(!s.require_keys);
+    }
+
+    #[test]
+    fn database_paths_in_the_file_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gw.toml");
+        std::fs::write(&file, "[database]\nurl = \"sqlite://db/gw.db\"\n").unwrap();
+        let s = load(&file, &EnvOverrides::default()).unwrap();
+        assert_eq!(
+            &*s.database_url,
+            format!("sqlite://{}/db/gw.db", dir.path().display())
+        );
+        // No url in the file: the default is next to the file too.
+        std::fs::write(&file, "").unwrap();
+        let s = load(&file, &EnvOverrides::default()).unwrap();
+        assert_eq!(
+            &*s.database_url,
+            format!("sqlite://{}/data/switchyard.db", dir.path().display())
+        );
+        // The environment's path is taken as given (relative to the working directory).
+        let env = EnvOverrides {
+            database_url: Some("sqlite://here.db".into()),
+            ..EnvOverrides::default()
+        };
+        assert_eq!(
+            &*load(&file, &env).unwrap().database_url,
+            "sqlite://here.db"
+        );
     }
 
     #[test]

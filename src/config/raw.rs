@@ -45,6 +45,15 @@ pub struct RawServer {
     pub shutdown_delay_secs: Option<f64>,
     pub max_concurrent_requests: Option<usize>,
     pub request_timeout_secs: Option<f64>,
+    pub cors_origins: Option<RawOrigins>,
+}
+
+/// `"*"` or a list of origins.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawOrigins {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,7 @@ pub mod admit;
 pub mod canonical;
 pub mod catalog;
 pub mod chat;
+pub mod cors;
 pub mod cost;
 pub mod error;
 pub mod extract;
@@ -103,7 +104,8 @@ fn api(openrouter: bool) -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors::Cors::new(&state.settings.cors_origins);
+    let router = Router::new()
         .nest("/v1", api(false))
         .nest("/api/v1", api(true))
         .nest("/admin", admin::router(state.clone()))
@@ -119,7 +121,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // Outermost first: ids and spans wrap everything, panics become OpenAI-shaped 500s.
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn(request_context));
+    // Outermost of all, so every answer of the public API carries CORS headers, errors and
+    // timeouts included; no layer at all when no origin is allowed.
+    match cors {
+        Some(c) => router.layer(middleware::from_fn_with_state(c, cors::cors)),
+        None => router,
+    }
 }
 
 /// Assigns the request id, opens the request's span and stamps the id on the response

@@ -3,6 +3,7 @@
 //! Every query is written once in SQL both dialects accept (`$n` placeholders, `ON CONFLICT`)
 //! and run against whichever pool is live through `on_pool!`. Depends on `types` only.
 
+mod config_apply;
 mod keys;
 mod ledger;
 mod limits;
@@ -18,6 +19,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use config_apply::ConfigApplied;
 pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use limits::{LimitCells, LimitWrite, SLOT_TTL_US};

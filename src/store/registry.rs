@@ -116,7 +116,14 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Who wrote a registry row: the config file (re-applied at every start) or the admin API.
+/// What a config declaration looked like when it was applied (compared, never read back).
+pub(super) fn decl_hash<T: serde::Serialize>(v: &T) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(json(v).as_bytes()))
+}
+
+/// Who wrote a registry row: the config file (applied by `serve` and `migrate` when it changed)
+/// or the admin API.
 #[derive(Debug, Clone, Copy)]
 pub enum Origin {
     Config,
@@ -300,20 +307,26 @@ impl Store {
                     return Err(StoreError::Conflict(format!("model `{slug}` changed meanwhile")));
                 }
             }
+            // A config write records what the file said; an admin write keeps that record, so
+            // the next start can tell whether the file changed since.
             for d in providers {
+                let hash = matches!(origin, Origin::Config).then(|| decl_hash(d));
                 sqlx::query(
-                    "INSERT INTO providers (id, kind, enabled, decl, origin, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                    "INSERT INTO providers (id, kind, enabled, decl, origin, updated_at, config_hash) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled, decl = excluded.decl, \
-                     origin = excluded.origin, updated_at = excluded.updated_at")
+                     origin = excluded.origin, updated_at = excluded.updated_at, \
+                     config_hash = COALESCE(excluded.config_hash, providers.config_hash)")
                     .bind(&d.id).bind(d.kind.as_str()).bind(d.enabled).bind(json(d)).bind(origin.as_str()).bind(now)
+                    .bind(hash)
                     .execute(&mut *tx).await?;
             }
             for m in models {
+                let hash = matches!(origin, Origin::Config).then(|| decl_hash(m));
                 sqlx::query(
                     "INSERT INTO models (slug, name, aliases, context_length, supported_parameters, enabled, origin, created_at, updated_at, \
                      default_output_tokens, kind, description, input_modalities, output_modalities, tokenizer, instruct_type, \
-                     max_completion_tokens, hugging_face_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                     max_completion_tokens, hugging_face_id, config_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                      ON CONFLICT (slug) DO UPDATE SET name = excluded.name, aliases = excluded.aliases, \
                      context_length = excluded.context_length, supported_parameters = excluded.supported_parameters, \
                      enabled = excluded.enabled, origin = excluded.origin, updated_at = excluded.updated_at, \
@@ -321,13 +334,15 @@ impl Store {
                      description = excluded.description, input_modalities = excluded.input_modalities, \
                      output_modalities = excluded.output_modalities, tokenizer = excluded.tokenizer, \
                      instruct_type = excluded.instruct_type, max_completion_tokens = excluded.max_completion_tokens, \
-                     hugging_face_id = excluded.hugging_face_id")
+                     hugging_face_id = excluded.hugging_face_id, \
+                     config_hash = COALESCE(excluded.config_hash, models.config_hash)")
                     .bind(&m.slug).bind(&m.name).bind(json(&m.aliases)).bind(m.context_length.map(|c| c as i64))
                     .bind(json(&m.supported_parameters)).bind(m.enabled).bind(origin.as_str()).bind(now).bind(now)
                     .bind(stored(m.default_output_tokens))
                     .bind(m.kind.as_str())
                     .bind(&m.description).bind(json(&m.input_modalities)).bind(json(&m.output_modalities))
                     .bind(&m.tokenizer).bind(&m.instruct_type).bind(stored(m.max_completion_tokens)).bind(&m.hugging_face_id)
+                    .bind(hash)
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM endpoints WHERE model_slug = $1").bind(&m.slug).execute(&mut *tx).await?;
                 for (i, e) in m.endpoints.iter().enumerate() {
@@ -356,19 +371,7 @@ impl Store {
         Ok(())
     }
 
-    /// Provider ids and model slugs last written through the admin API.
-    pub async fn admin_edited(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let (providers, models): (Vec<String>, Vec<String>) = on_pool!(self, p => {
-            let providers = sqlx::query_scalar("SELECT id FROM providers WHERE origin = 'admin' ORDER BY id")
-                .fetch_all(p).await?;
-            let models = sqlx::query_scalar("SELECT slug FROM models WHERE origin = 'admin' ORDER BY slug")
-                .fetch_all(p).await?;
-            (providers, models)
-        });
-        Ok((providers, models))
-    }
-
-    /// Turns a provider on or off; `NotFound` when there is no such provider.
+    /// Turns a provider on or off (an admin edit); `NotFound` when there is no such provider.
     pub async fn set_provider_enabled(&self, id: &str, enabled: bool) -> Result<(), StoreError> {
         self.set_enabled("providers", "id", id, enabled).await
     }
@@ -384,8 +387,11 @@ impl Store {
         id: &str,
         enabled: bool,
     ) -> Result<(), StoreError> {
-        // `table` and `key` are compile-time constants from the two callers above.
-        let sql = format!("UPDATE {table} SET enabled = $1, updated_at = $2 WHERE {key} = $3");
+        // `table` and `key` are compile-time constants from the two callers above. The row is
+        // now the admin API's: a start whose config file did not change leaves it alone.
+        let sql = format!(
+            "UPDATE {table} SET enabled = $1, updated_at = $2, origin = 'admin' WHERE {key} = $3"
+        );
         let found = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let n = sqlx::query(&sql).bind(enabled).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();

@@ -178,17 +178,22 @@ async fn declarations_written_by_a_newer_version_still_load() {
     app.stop().await;
 }
 
-/// Every start re-applied the config file over admin edits without saying so.
+/// Every start re-applied the config file over admin edits without saying so. Now a start
+/// applies the file only where it changed: an admin edit survives a restart with the same
+/// file (and the log says it was kept), and a changed declaration replaces it with a warning.
 #[tokio::test]
-async fn a_start_that_replaces_admin_edits_says_so() {
+async fn a_start_keeps_admin_edits_unless_the_file_changed_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database(dir.path()).await;
     let config = "[auth]\nrequire_keys = true\n\
         [[providers]]\nid = \"mock\"\nkind = \"mock\"\n\
         [[models]]\nslug = \"mock/m\"\n[[models.endpoints]]\nprovider = \"mock\"\nupstream_model = \"echo\"\n\
         input_price = 1.0\noutput_price = 1.0\n";
-    let master = [("SWITCHYARD_MASTER_KEY", MASTER)];
-    let first = Process::start(config, &db, &master).await;
+    let envs = [
+        ("SWITCHYARD_MASTER_KEY", MASTER),
+        ("SWITCHYARD_LOG", "info"),
+    ];
+    let first = Process::start(config, &db, &envs).await;
     let resp = reqwest::Client::new()
         .post(first.url("/admin/models"))
         .bearer_auth(MASTER)
@@ -199,10 +204,38 @@ async fn a_start_that_replaces_admin_edits_says_so() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     first.stop().await;
-    let second = Process::start(config, &db, &master).await;
+
+    let second = Process::start(config, &db, &envs).await;
     let log = second.log();
-    assert!(log.contains("mock/m") && log.contains("admin"), "{log}");
+    assert!(
+        log.contains("config unchanged") && log.contains("model mock/m"),
+        "{log}"
+    );
+    let m: Value = reqwest::get(second.url("/v1/models/mock/m"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["name"], "Edited by an admin", "{m}");
     second.stop().await;
+
+    let changed = config.replace("input_price = 1.0", "input_price = 3.0");
+    let third = Process::start(&changed, &db, &envs).await;
+    let log = third.log();
+    assert!(log.contains("config applied: 1 model updated"), "{log}");
+    assert!(
+        log.contains("WARN") && log.contains("replaced") && log.contains("model mock/m"),
+        "{log}"
+    );
+    let m: Value = reqwest::get(third.url("/v1/models/mock/m"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["name"], "mock/m", "{m}");
+    third.stop().await;
 }
 
 /// Upstream bodies, SSE events and the pre-commit buffer had no size cap: a 300 MB
