@@ -217,3 +217,51 @@ async fn nitro_prefers_the_endpoint_measured_fastest() {
     assert_eq!(v["provider"], "free", "{v}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_model_without_endpoints_routes_through_its_fallbacks_like_openrouter_auto() {
+    let paid = Fake::start(vec![Reply::simple(); 2]).await;
+    let free = Fake::start(vec![Reply::simple(); 2]).await;
+    let reg = registry(&paid, &free)
+        + "[[models]]\nslug = \"openrouter/auto\"\nfallbacks = [\"test/think\", \"test/m\"]\n\n";
+    let app = TestApp::spawn(&reg).await;
+    let (status, v) = post(
+        &app,
+        "/api/v1/chat/completions",
+        json!({"model": "openrouter/auto", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["model"], "test/think", "the first candidate that serves");
+    // Ranked across candidates by price: test/m's free endpoint wins.
+    let (status, v) = post(
+        &app,
+        "/api/v1/chat/completions",
+        json!({"model": "openrouter/auto", "provider": {"sort": {"by": "price", "partition": "none"}}, "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["model"].as_str(), v["provider"].as_str()),
+        (Some("test/m"), Some("free"))
+    );
+    // The catalog shows it only with ?all=true (no active provider serves it directly).
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/models?all=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "openrouter/auto"),
+        "{list}"
+    );
+    app.stop().await;
+}
