@@ -15,7 +15,7 @@ use crate::helpers::*;
 
 /// Keys on: one key with a $5 budget, and keys that are spent, limited to one request a
 /// minute, or allowed only `test/json` (for the SDKs' typed 402, 429 and 403); models for
-/// JSON, streams, tools, an upstream 400 and an upstream outage.
+/// JSON, streams, tools, an upstream 400 and an upstream outage; a preset `brief`.
 async fn app(tool_replies: Vec<Reply>) -> (TestApp, String, Vec<(&'static str, String)>) {
     let json = Fake::start(vec![Reply::simple()]).await;
     let stream = Fake::start(vec![Reply::simple_stream()]).await;
@@ -50,6 +50,14 @@ async fn app(tool_replies: Vec<Reply>) -> (TestApp, String, Vec<(&'static str, S
     assert_eq!(resp.status(), 201);
     let v: Value = resp.json().await.unwrap();
     let key = v["key"].as_str().unwrap().to_owned();
+    let resp = app
+        .admin(
+            Method::PUT,
+            "/admin/presets/brief",
+            Some(json!({"model": "test/json", "parameters": {"temperature": 0.2}})),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{}", resp.status());
     let mut others = Vec::new();
     for (env, body) in [
         (

@@ -80,6 +80,10 @@ async function sdk() {
   await rpm1.chat.send({ chatRequest: { model: "test/json", messages } });
   await raises("TooManyRequestsResponseError", "rate limit", () =>
     rpm1.chat.send({ chatRequest: { model: "test/json", messages } }));
+  const viaPreset = await client.chat.send({ chatRequest: { model: "@preset/brief", messages } });
+  check(viaPreset.model === "test/json", "a preset names the model");
+  await raises("NotFoundResponseError", "an unknown preset", () =>
+    client.chat.send({ chatRequest: { model: "@preset/nope", messages } }));
   const floor = await client.chat.send({ chatRequest: { model: "test/json:floor", messages } });
   check(floor.model === "test/json", "the :floor variant serves the model");
   await raises("BadRequestResponseError", "a variant Switchyard cannot honour", () =>

@@ -114,7 +114,12 @@ rpm1 = OpenRouter(api_key=os.environ["SWITCHYARD_RPM1_KEY"], server_url=BASE)
 rpm1.chat.send(model="test/json", messages=MESSAGES)
 raises(errors.TooManyRequestsResponseError, "rate limit", lambda: rpm1.chat.send(model="test/json", messages=MESSAGES))
 
-# Variants
+# Presets and variants
+r = client.chat.send(model="@preset/brief", messages=MESSAGES)
+check(r.model == "test/json" and r.choices[0].message.content == "Olá!", "a preset names the model")
+r = client.chat.send(model="test/json@preset/brief", messages=MESSAGES)
+check(r.model == "test/json", "a slug with a preset")
+raises(errors.NotFoundResponseError, "an unknown preset", lambda: client.chat.send(model="@preset/nope", messages=MESSAGES))
 r = client.chat.send(model="test/json:floor", messages=MESSAGES)
 check(r.model == "test/json", "the :floor variant serves the model")
 raises(errors.BadRequestResponseError, "a variant Switchyard cannot honour", lambda: client.chat.send(model="test/json:exacto", messages=MESSAGES))
