@@ -21,6 +21,8 @@ use crate::store::{self, ConfigApplied, Origin, Store};
 
 pub struct App {
     listener: TcpListener,
+    /// `SWITCHYARD_METRICS_LISTEN`: `/metrics` alone, without auth.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     stop_background: CancellationToken,
     writer: tokio::task::JoinHandle<()>,
@@ -146,10 +148,20 @@ impl App {
             recorder,
             ledger,
             stats,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             lifecycle: crate::server::Lifecycle::default(),
+        };
+        let metrics_listener = match state.settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
         };
         Ok(App {
             listener,
+            metrics_listener,
             state,
             stop_background,
             writer,
@@ -163,6 +175,13 @@ impl App {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| self.state.settings.listen)
+    }
+
+    /// The address of the separate metrics listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -180,6 +199,18 @@ impl App {
         let store = self.state.store.clone();
         let ledger = self.state.ledger.clone();
         let life = self.state.lifecycle.clone();
+        if let Some(listener) = self.metrics_listener {
+            let metrics = http::metrics::open_router(self.state.clone());
+            if let Ok(at) = listener.local_addr() {
+                tracing::info!(addr = %at, "metrics listening (no auth)");
+            }
+            // Ends with the process; a scrape in flight at shutdown is of no consequence.
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let router = http::router(self.state);
         tracing::info!(%addr, "switchyard listening");
 

@@ -25,6 +25,7 @@ pub mod exec;
 pub mod fuzzing;
 pub mod http;
 pub mod ledger;
+pub mod metrics;
 pub mod providers;
 pub mod registry;
 pub mod routing;

@@ -35,6 +35,8 @@ pub enum AuthError {
     Disabled(String),
     #[error("The admin API is disabled: set SWITCHYARD_MASTER_KEY to enable it")]
     AdminDisabled,
+    #[error("Metrics need SWITCHYARD_METRICS_TOKEN or SWITCHYARD_MASTER_KEY (sent as a bearer token), or SWITCHYARD_METRICS_LISTEN to serve them on a separate address")]
+    MetricsDisabled,
     #[error("Invalid master key")]
     InvalidMaster,
 }

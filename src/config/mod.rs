@@ -92,6 +92,10 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub require_keys: bool,
     pub master_key: Option<Secret>,
+    /// Reads `/metrics` on the main listener (as does the master key).
+    pub metrics_token: Option<Secret>,
+    /// Serves `/metrics` alone, without auth, for a cluster-internal scraper.
+    pub metrics_listen: Option<SocketAddr>,
     /// Providers created through the admin API may read credentials only from variables
     /// with this prefix, or from variables the config file's providers name.
     pub provider_env_prefix: String,
@@ -167,6 +171,10 @@ pub struct EnvOverrides {
     pub redis_url: Option<String>,
     /// Comma-separated origins, or `*`.
     pub cors_origins: Option<String>,
+    /// A token that may read `/metrics` besides the master key.
+    pub metrics_token: Option<String>,
+    /// A second address serving only `/metrics`, without auth.
+    pub metrics_listen: Option<String>,
 }
 
 impl EnvOverrides {
@@ -181,6 +189,8 @@ impl EnvOverrides {
             require_keys: var("SWITCHYARD_REQUIRE_KEYS"),
             redis_url: var("SWITCHYARD_REDIS_URL"),
             cors_origins: var("SWITCHYARD_CORS_ORIGINS"),
+            metrics_token: var("SWITCHYARD_METRICS_TOKEN"),
+            metrics_listen: var("SWITCHYARD_METRICS_LISTEN"),
         }
     }
 }
@@ -247,6 +257,15 @@ fn parse_in(
             format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
         )
     })?;
+    let metrics_listen = match &env.metrics_listen {
+        None => None,
+        Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+            err(
+                "SWITCHYARD_METRICS_LISTEN",
+                format!("`{text}` is not an address like 0.0.0.0:9090"),
+            )
+        })?),
+    };
 
     let secs = |field: &str, v: Option<f64>, default: f64| -> Result<Duration, ConfigError> {
         let v = v.unwrap_or(default);
@@ -509,6 +528,8 @@ fn parse_in(
         database_max_connections: raw.database.max_connections.unwrap_or(8).max(1),
         require_keys,
         master_key: env.master_key.clone().map(Secret::new),
+        metrics_token: env.metrics_token.clone().map(Secret::new),
+        metrics_listen,
         provider_env_prefix: raw
             .auth
             .provider_env_prefix

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounting::Slot;
 use crate::ledger::Admission;
+use crate::metrics::Metrics;
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::Attempt;
 use crate::store::{AttemptRecord, RequestRecord};
@@ -47,6 +48,8 @@ pub struct RequestInfo {
     pub app_title: Option<String>,
     /// OpenRouter's `x-session-id` header (a `session_id` in the body wins).
     pub session_id: Option<String>,
+    /// Where the request's end is counted, with its front door.
+    pub metrics: (std::sync::Arc<Metrics>, &'static str),
 }
 
 pub struct Meter {
@@ -63,11 +66,14 @@ pub struct Meter {
     output_bytes: usize,
     ttft: Option<Duration>,
     sent: bool,
+    metrics: (std::sync::Arc<Metrics>, &'static str),
 }
 
 impl Meter {
     pub fn new(slot: Slot, admission: Admission, info: RequestInfo, started: Instant) -> Meter {
+        info.metrics.0.admitted();
         Meter {
+            metrics: info.metrics,
             slot: Some(slot),
             admission: Some(admission),
             record: RequestRecord {
@@ -224,6 +230,7 @@ impl Meter {
             output_bytes: self.output_bytes,
             ttft: self.ttft,
             sent: self.sent,
+            metrics: self.metrics.clone(),
         };
         self.sent = true;
         m
@@ -293,6 +300,7 @@ impl Meter {
             latency_ms = r.latency_ms,
             "request finished"
         );
+        self.metrics.0.ended(self.metrics.1, r);
         if let Some(slot) = self.slot.take() {
             slot.record(std::mem::take(&mut self.record));
         }

@@ -73,6 +73,7 @@ pub fn refused(state: &AppState, e: ApiError) -> ApiError {
         .health
         .refused
         .fetch_add(1, Ordering::Relaxed);
+    state.metrics.refused(e.refusal_reason());
     e
 }
 
@@ -160,6 +161,7 @@ pub async fn admit(
                     .take(crate::types::attribution::MAX_SESSION_ID)
                     .collect()
             }),
+            metrics: (state.metrics.clone(), ctx.door),
         },
         ctx.started,
     );

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod models;
 pub mod openrouter;
 pub mod ops;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub ledger: Arc<Ledger>,
     /// Live per-endpoint figures (throughput, latency) for sorted routing.
     pub stats: Arc<crate::routing::LiveStats>,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Draining (health says so) and cut (open streams end) at shutdown.
     pub lifecycle: crate::server::Lifecycle,
 }
@@ -73,6 +76,25 @@ pub struct RequestContext {
     pub started: Instant,
     /// The shapes the client speaks, by the prefix it came through.
     pub dialect: error::Dialect,
+    /// The front door, for metrics (`chat`, `messages`, ...).
+    pub door: &'static str,
+}
+
+/// The front door a path names, as a bounded metrics label.
+fn door_of(path: &str) -> &'static str {
+    let tail = path
+        .strip_prefix("/api/v1")
+        .or_else(|| path.strip_prefix("/v1"))
+        .unwrap_or(path);
+    match tail {
+        "/chat/completions" => "chat",
+        "/messages" => "messages",
+        "/messages/count_tokens" => "count_tokens",
+        "/responses" => "responses",
+        "/embeddings" => "embeddings",
+        "/completions" => "completions",
+        _ => "other",
+    }
 }
 
 /// The routes under one prefix. `/api/v1` serves OpenRouter's catalog where `/v1` serves
@@ -109,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", api(false))
         .nest("/api/v1", api(true))
         .nest("/admin", admin::router(state.clone()))
+        .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -139,6 +162,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         id: id.clone(),
         started: Instant::now(),
         dialect,
+        door: door_of(req.uri().path()),
     };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(ctx);

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub database_url: String,
+    /// The separate metrics listener (`Opts::metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -32,6 +34,10 @@ pub struct Opts {
     pub extra: String,
     /// Extra keys of the [server] table.
     pub server: String,
+    /// `SWITCHYARD_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
+    /// `SWITCHYARD_METRICS_LISTEN` on a free local port.
+    pub metrics_listen: bool,
 }
 
 /// A provider block for a fake upstream.
@@ -106,6 +112,8 @@ impl TestApp {
         let env = EnvOverrides {
             database_url: Some(database_url.clone()),
             master_key: Some(MASTER.into()),
+            metrics_token: opts.metrics_token.clone(),
+            metrics_listen: opts.metrics_listen.then(|| "127.0.0.1:0".into()),
             ..Default::default()
         };
         let settings =
@@ -116,6 +124,7 @@ impl TestApp {
         );
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let store = app.state().store.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
@@ -126,6 +135,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             store,
             database_url,
+            metrics_addr,
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,

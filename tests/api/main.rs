@@ -26,6 +26,7 @@ mod ledger;
 mod lifecycle;
 mod matrix;
 mod messages;
+mod metrics;
 mod models_health;
 mod ops;
 mod outage;

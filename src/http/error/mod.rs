@@ -106,10 +106,32 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
+    /// Why a request was refused before any upstream was called, as a bounded metrics label.
+    pub fn refusal_reason(&self) -> &'static str {
+        match self {
+            ApiError::Invalid(_) | ApiError::TooLarge(_) | ApiError::BodyTimeout(_) => "invalid",
+            ApiError::Auth(_) => "auth",
+            ApiError::Plan(PlanError::UnknownModel { .. } | PlanError::UnknownPreset { .. }) => {
+                "unknown_model"
+            }
+            ApiError::Plan(_) => "no_route",
+            ApiError::Refused(Refusal::Budget { .. }) => "budget",
+            ApiError::Refused(Refusal::RateLimited { .. }) => "rate_limit",
+            ApiError::Refused(Refusal::TooLarge { .. }) => "token_limit",
+            ApiError::Refused(Refusal::Concurrency { .. }) => "concurrency",
+            ApiError::Refused(Refusal::ModelNotAllowed { .. }) => "model_not_allowed",
+            ApiError::Refused(_) => "limits_unavailable",
+            ApiError::LogFull(_) => "request_log_full",
+            _ => "other",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::Auth(AuthError::AdminDisabled) => StatusCode::FORBIDDEN,
+            ApiError::Auth(AuthError::AdminDisabled | AuthError::MetricsDisabled) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Refused(Refusal::Budget { .. }) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Refused(Refusal::ModelNotAllowed { .. }) => StatusCode::FORBIDDEN,
@@ -159,6 +181,12 @@ impl ApiError {
                     "permission_error",
                     None,
                     Some("admin_disabled".into()),
+                    None,
+                ),
+                ApiError::Auth(AuthError::MetricsDisabled) => (
+                    "permission_error",
+                    None,
+                    Some("metrics_disabled".into()),
                     None,
                 ),
                 ApiError::Auth(e) => (

@@ -1,0 +1,379 @@
+//! Prometheus metrics: what every request came to, counted where it ends (`Meter`), and the
+//! gateway's own state (request-log queue, registry) read at scrape time.
+//!
+//! Labels are bounded: the door (a handful), registry slugs and provider ids (the operator's
+//! registry, never a client's free text: a request that named an unknown model is counted as
+//! `model="none"`), outcome, status class. No key ids.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::store::RequestRecord;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    door: &'static str,
+    model: String,
+    provider: String,
+    outcome: String,
+    status_class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DoorOutcome {
+    door: &'static str,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DoorLabel {
+    door: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelProvider {
+    model: String,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// The gateway's metrics and their registry (one per running app, so tests that run several
+/// apps in one process count separately).
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<DoorOutcome, Histogram>,
+    ttft: Family<DoorLabel, Histogram>,
+    attempts_per_request: Histogram,
+    fallbacks: Family<DoorLabel, Counter>,
+    upstream_attempts: Family<AttemptLabels, Counter>,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<ModelProvider, Counter<f64, AtomicU64>>,
+    streams: Family<DoorOutcome, Counter>,
+    refusals: Family<ReasonLabel, Counter>,
+    in_flight: Gauge,
+    // Read from the app's state at scrape time.
+    pub log_queue: Gauge,
+    pub log_written: Gauge,
+    pub log_dead_lettered: Gauge,
+    pub log_lost: Gauge,
+    pub log_failing: Gauge,
+    pub registry_version: Gauge,
+    pub registry_age_seconds: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn seconds() -> Histogram {
+    // 5 ms .. ~82 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("switchyard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let duration = Family::<DoorOutcome, Histogram>::new_with_constructor(seconds as fn() -> _);
+        let ttft = Family::<DoorLabel, Histogram>::new_with_constructor(seconds as fn() -> _);
+        let attempts_per_request = Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 8.0]);
+        let fallbacks = Family::<DoorLabel, Counter>::default();
+        let upstream_attempts = Family::<AttemptLabels, Counter>::default();
+        let tokens = Family::<TokenLabels, Counter>::default();
+        let cost = Family::<ModelProvider, Counter<f64, AtomicU64>>::default();
+        let streams = Family::<DoorOutcome, Counter>::default();
+        let refusals = Family::<ReasonLabel, Counter>::default();
+        let in_flight = Gauge::default();
+        registry.register(
+            "requests",
+            "Requests that ended, by front door, served model and provider, outcome and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from arrival to the request's end",
+            duration.clone(),
+        );
+        registry.register(
+            "time_to_first_token_seconds",
+            "Time from arrival to the first generated output of a stream",
+            ttft.clone(),
+        );
+        registry.register(
+            "attempts_per_request",
+            "Upstream attempts a request made",
+            attempts_per_request.clone(),
+        );
+        registry.register(
+            "fallbacks",
+            "Requests served by another attempt than their first",
+            fallbacks.clone(),
+        );
+        registry.register(
+            "upstream_attempts",
+            "Upstream attempts, by provider and how each ended",
+            upstream_attempts.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens billed, by model and kind (prompt, completion, cached, reasoning)",
+            tokens.clone(),
+        );
+        registry.register("cost_usd", "Cost billed in USD", cost.clone());
+        registry.register(
+            "streams",
+            "Streamed requests by how they ended (success, cut, timeout, cancelled by the client, error)",
+            streams.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Requests refused before any upstream was called, by reason",
+            refusals.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Admitted requests not yet ended (streams included)",
+            in_flight.clone(),
+        );
+        let gauges = [
+            (
+                "request_log_queue",
+                "Request records queued or reserved for the writer",
+            ),
+            ("request_log_written", "Request records written since start"),
+            (
+                "request_log_dead_lettered",
+                "Request records the database refused, set aside",
+            ),
+            (
+                "request_log_lost",
+                "Request records that could not be written at all",
+            ),
+            (
+                "request_log_failing",
+                "1 while writes to the database are failing",
+            ),
+            (
+                "registry_version",
+                "Version of the registry snapshot in use",
+            ),
+            (
+                "registry_age_seconds",
+                "Seconds since the registry last reached the database",
+            ),
+        ];
+        let handles: Vec<Gauge> = gauges
+            .iter()
+            .map(|(name, help)| {
+                let g = Gauge::default();
+                registry.register(*name, *help, g.clone());
+                g
+            })
+            .collect();
+        let [log_queue, log_written, log_dead_lettered, log_lost, log_failing, registry_version, registry_age_seconds] =
+            <[Gauge; 7]>::try_from(handles).unwrap_or_else(|_| unreachable!("seven gauges"));
+        Metrics {
+            registry,
+            requests,
+            duration,
+            ttft,
+            attempts_per_request,
+            fallbacks,
+            upstream_attempts,
+            tokens,
+            cost,
+            streams,
+            refusals,
+            in_flight,
+            log_queue,
+            log_written,
+            log_dead_lettered,
+            log_lost,
+            log_failing,
+            registry_version,
+            registry_age_seconds,
+        }
+    }
+
+    pub fn admitted(&self) {
+        self.in_flight.inc();
+    }
+
+    /// Counts a request that was admitted and has ended (its record is final).
+    pub fn ended(&self, door: &'static str, r: &RequestRecord) {
+        self.in_flight.dec();
+        let model = r.served_model.clone().unwrap_or_else(|| "none".into());
+        let provider = r.provider.clone().unwrap_or_else(|| "none".into());
+        self.requests
+            .get_or_create(&RequestLabels {
+                door,
+                model: model.clone(),
+                provider: provider.clone(),
+                outcome: r.outcome.clone(),
+                status_class: status_class(r.status),
+            })
+            .inc();
+        let secs = |ms: i64| ms.max(0) as f64 / 1000.0;
+        self.duration
+            .get_or_create(&DoorOutcome {
+                door,
+                outcome: r.outcome.clone(),
+            })
+            .observe(secs(r.latency_ms));
+        if r.streamed {
+            if let Some(t) = r.ttft_ms {
+                self.ttft
+                    .get_or_create(&DoorLabel { door })
+                    .observe(secs(t));
+            }
+            self.streams
+                .get_or_create(&DoorOutcome {
+                    door,
+                    outcome: r.outcome.clone(),
+                })
+                .inc();
+        }
+        self.attempts_per_request.observe(r.attempts.len() as f64);
+        if r.attempts.len() > 1 && r.outcome == "success" {
+            self.fallbacks.get_or_create(&DoorLabel { door }).inc();
+        }
+        for a in &r.attempts {
+            self.upstream_attempts
+                .get_or_create(&AttemptLabels {
+                    provider: a.provider.clone(),
+                    outcome: a.outcome.clone(),
+                })
+                .inc();
+        }
+        for (kind, n) in [
+            ("prompt", r.prompt_tokens),
+            ("completion", r.completion_tokens),
+            ("cached", r.cached_tokens),
+            ("reasoning", r.reasoning_tokens),
+        ] {
+            if n > 0 {
+                self.tokens
+                    .get_or_create(&TokenLabels {
+                        model: model.clone(),
+                        kind,
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        if r.cost_nanos > 0 {
+            self.cost
+                .get_or_create(&ModelProvider { model, provider })
+                .inc_by(r.cost_nanos as f64 / 1e9);
+        }
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        self.refusals.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// The text exposition (OpenMetrics text, which Prometheus reads).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn status_class(status: i64) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        // A client that left before an answer.
+        _ => "none",
+    }
+}
+
+/// Sets a gauge from a counter kept elsewhere.
+pub fn set(g: &Gauge, v: u64) {
+    g.set(i64::try_from(v).unwrap_or(i64::MAX));
+}
+
+/// Reads an atomic counter for a gauge.
+pub fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AttemptRecord;
+
+    #[test]
+    fn a_request_is_counted_with_bounded_labels() {
+        let m = Metrics::new();
+        m.admitted();
+        let attempt = |outcome: &str| AttemptRecord {
+            provider: "p".into(),
+            model: "a/b".into(),
+            upstream_model: "up".into(),
+            outcome: outcome.into(),
+            status: None,
+            error: None,
+            latency_ms: 10,
+        };
+        m.ended(
+            "chat",
+            &RequestRecord {
+                served_model: Some("a/b".into()),
+                provider: Some("p".into()),
+                outcome: "success".into(),
+                status: 200,
+                streamed: true,
+                ttft_ms: Some(120),
+                latency_ms: 900,
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                cost_nanos: 2_500_000,
+                attempts: vec![attempt("error"), attempt("ok")],
+                ..RequestRecord::default()
+            },
+        );
+        m.refused("budget");
+        let text = m.render();
+        for line in [
+            r#"switchyard_requests_total{door="chat",model="a/b",provider="p",outcome="success",status_class="2xx"} 1"#,
+            r#"switchyard_tokens_total{model="a/b",kind="prompt"} 10"#,
+            r#"switchyard_cost_usd_total{model="a/b",provider="p"} 0.0025"#,
+            r#"switchyard_fallbacks_total{door="chat"} 1"#,
+            r#"switchyard_upstream_attempts_total{provider="p",outcome="error"} 1"#,
+            r#"switchyard_streams_total{door="chat",outcome="success"} 1"#,
+            r#"switchyard_refusals_total{reason="budget"} 1"#,
+            "switchyard_in_flight_requests 0",
+            r#"switchyard_time_to_first_token_seconds_count{door="chat"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
+    }
+}
