@@ -16,6 +16,20 @@ pub use chat::{ChatRequest, InvalidRequest, RequestBounds};
 pub use json::RawObject;
 pub use usage::{Cost, Price, Usage};
 
+/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - _ . ~`, with
+/// upper-case hex: what SigV4 wants in paths, and safe in any query component.
+pub fn uri_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Current time as unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -2,6 +2,7 @@
 //! Parameters it has no data for (`category`, `distillable`, `region`, benchmark sorts, ...)
 //! and unknown ones are accepted and ignored, as OpenRouter ignores what it does not know.
 
+use crate::types::uri_encode;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -259,24 +260,11 @@ impl Filter {
         pairs.push(("limit", limit.to_string()));
         let query = pairs
             .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
         format!("/api/v1/models?{query}")
     }
-}
-
-/// Percent-encodes a query component (everything but unreserved characters).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -77,19 +77,8 @@ impl Scope<'_> {
     }
 }
 
-/// URI-encodes as SigV4 wants: everything but the unreserved characters
-/// `A-Z a-z 0-9 - _ . ~`, upper-case hex.
-pub fn uri_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// URI-encodes as SigV4 wants (shared with the catalog's paging links).
+pub use crate::types::uri_encode;
 
 /// The canonical URI of a path as sent: every segment encoded again (non-S3 rule).
 pub fn canonical_uri(path: &str) -> String {
