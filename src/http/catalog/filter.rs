@@ -2,7 +2,6 @@
 //! Parameters it has no data for (`category`, `distillable`, `region`, benchmark sorts, ...)
 //! and unknown ones are accepted and ignored, as OpenRouter ignores what it does not know.
 
-use crate::types::uri_encode;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use super::render;
 use crate::http::ApiError;
 use crate::registry::{Model, Snapshot};
-use crate::types::InvalidRequest;
+use crate::types::{uri_encode, InvalidRequest};
 
 /// OpenRouter's largest page.
 const MAX_LIMIT: usize = 1000;
