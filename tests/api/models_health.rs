@@ -111,3 +111,58 @@ async fn health_reports_database_and_registry() {
         "the hot path does not need the database"
     );
 }
+
+#[tokio::test]
+async fn models_list_shows_what_can_serve_priced_by_the_cheapest_active_endpoint() {
+    // `mock/echo` is served by a dear and a cheap mock endpoint and an inactive cheaper one
+    // (its key variable is unset); `test/off` only by the inactive provider.
+    let reg = "[[providers]]\nid = \"dear\"\nkind = \"mock\"\n\n\
+               [[providers]]\nid = \"cheap\"\nkind = \"mock\"\n\n\
+               [[providers]]\nid = \"off\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9\"\napi_key_env = \"SWITCHYARD_TEST_UNSET_KEY\"\n\n\
+               [[models]]\nslug = \"mock/echo\"\n\
+               [[models.endpoints]]\nprovider = \"dear\"\nupstream_model = \"e\"\ninput_price = 3.0\noutput_price = 15.0\n\
+               [[models.endpoints]]\nprovider = \"off\"\nupstream_model = \"e\"\ninput_price = 0.1\noutput_price = 0.1\n\
+               [[models.endpoints]]\nprovider = \"cheap\"\nupstream_model = \"e\"\ninput_price = 1.0\noutput_price = 2.0\n\n\
+               [[models]]\nslug = \"test/off\"\n[[models.endpoints]]\nprovider = \"off\"\nupstream_model = \"x\"\n";
+    let app = TestApp::spawn(reg).await;
+    let get = |path: &'static str| {
+        let c = app.client.clone();
+        let url = app.url(path);
+        async move {
+            let v: Value = c.get(url).send().await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    let list = get("/v1/models").await;
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["mock/echo"]);
+    let m = &list["data"][0];
+    assert_eq!(m["pricing"]["prompt"], "0.000001", "{m}");
+    assert_eq!(m["pricing"]["completion"], "0.000002");
+    assert_eq!(m["providers"], serde_json::json!(["dear", "cheap"]));
+
+    let all = get("/v1/models?all=true").await;
+    let off = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "test/off")
+        .expect("listed with ?all=true");
+    assert!(
+        off["pricing"].is_null(),
+        "no active endpoint prices it: {off}"
+    );
+    let bad = app
+        .client
+        .get(app.url("/v1/models?all=maybe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+}

@@ -8,9 +8,9 @@
 //! OpenRouter, the list shows text-output models unless `output_modalities` says otherwise,
 //! so embedding models appear with `output_modalities=embeddings` (or `all`).
 
-mod filter;
-mod price;
-mod render;
+pub(crate) mod filter;
+pub(crate) mod price;
+pub(crate) mod render;
 
 use std::collections::HashMap;
 use std::sync::Arc;
