@@ -70,10 +70,15 @@ impl Schemas {
         errors
     }
 
-    fn fits(&self, s: &Value, v: &Value, at: &str) -> bool {
-        let mut e = Vec::new();
-        self.walk(s, v, at, false, &mut e);
-        e.is_empty()
+    /// Each branch's violations of `v`.
+    fn branches(&self, subs: &[Value], v: &Value, at: &str) -> Vec<Vec<String>> {
+        subs.iter()
+            .map(|sub| {
+                let mut e = Vec::new();
+                self.walk(sub, v, at, false, &mut e);
+                e
+            })
+            .collect()
     }
 
     fn walk(&self, s: &Value, v: &Value, at: &str, open: bool, errors: &mut Vec<String>) {
@@ -112,15 +117,17 @@ impl Schemas {
         for sub in list(s, "allOf") {
             self.walk(sub, v, at, false, errors);
         }
-        if let Some(any) = s.get("anyOf").and_then(Value::as_array) {
-            if !any.iter().any(|sub| self.fits(sub, v, at)) {
-                errors.push(format!("{at}: {v} matches none of anyOf"));
-            }
-        }
-        if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
-            let n = one.iter().filter(|sub| self.fits(sub, v, at)).count();
-            if n != 1 {
-                errors.push(format!("{at}: {v} matches {n} of oneOf, not one"));
+        for (k, wanted) in [("anyOf", 1..usize::MAX), ("oneOf", 1..2)] {
+            let Some(subs) = s.get(k).and_then(Value::as_array) else {
+                continue;
+            };
+            let found = self.branches(subs, v, at);
+            let n = found.iter().filter(|e| e.is_empty()).count();
+            if !wanted.contains(&n) {
+                // The nearest miss says more than "none matched".
+                let nearest = found.iter().min_by_key(|e| e.len()).cloned();
+                let why = nearest.unwrap_or_default().join("; ");
+                errors.push(format!("{at}: matches {n} of {k} (nearest miss: {why})"));
             }
         }
         if let Some(obj) = v.as_object() {
@@ -206,7 +213,11 @@ fn the_checker_knows_one_of_nullable_and_const() {
     }}));
     let v = |doc| s.violations("x", &doc).len();
     assert_eq!(v(serde_json::json!({"a": "j", "b": null, "c": 3})), 0);
-    assert_eq!(v(serde_json::json!({"a": "k"})), 1, "two oneOf branches fit");
+    assert_eq!(
+        v(serde_json::json!({"a": "k"})),
+        1,
+        "two oneOf branches fit"
+    );
     assert_eq!(v(serde_json::json!({"b": 1, "c": 2})), 2);
 }
 
@@ -233,9 +244,10 @@ pub fn schema_for(path: &str, status: u16, event: bool) -> Option<(&'static Sche
         ("/chat/completions", _) => "chat".to_owned(),
         ("/responses", _) if event => "responses_event".to_owned(),
         // OpenAI documents legacy completion chunks as whole CreateCompletionResponses.
-        ("/completions" | "/responses" | "/embeddings" | "/key" | "/credits" | "/generation", _) => {
-            rest[1..].to_owned()
-        }
+        (
+            "/completions" | "/responses" | "/embeddings" | "/key" | "/credits" | "/generation",
+            _,
+        ) => rest[1..].to_owned(),
         ("/models", _) => "models".to_owned(),
         ("/models/count" | "/providers", _) => rest[1..].replace("models/", ""),
         (r, _) if r.starts_with("/models/") && openrouter && r.ends_with("/endpoints") => {
