@@ -259,23 +259,70 @@ pub fn schema_for(path: &str, status: u16, event: bool) -> Option<(&'static Sche
     schemas.has(&name).then_some((schemas, name))
 }
 
-/// Documented exceptions: where the vendor's schema and its own API disagree, the answer is
-/// made to match the API, and the schema's demand is taken out of the checked copy here.
+/// Documented exceptions: where a vendor's schema and its own API disagree, Switchyard
+/// answers like the API, and the schema's demand is taken out of the checked copy here.
+/// Each is backed by the vendor's recorded answers (tests/fixtures/openai/) or its docs.
 fn quirks(path: &str, doc: &Value) -> Value {
     let mut doc = doc.clone();
-    if path == "/v1/responses" {
-        // OpenAI's Response schema types the deprecated `user` as a plain string, but its
-        // API answers `"user": null` when the request set none (and its SDKs type it
-        // `Optional[str]`); Switchyard echoes the same.
-        let response = match doc.get_mut("response") {
-            Some(r) => r,
-            None => &mut doc,
-        };
-        if let Some(obj) = response.as_object_mut() {
-            if obj.get("user") == Some(&Value::Null) {
-                obj.remove("user");
+    let Some(obj) = doc.as_object_mut() else {
+        return doc;
+    };
+    match path {
+        "/v1/responses" => {
+            // The Response schema types the deprecated `user` as a string, but the API
+            // answers `"user": null` when the request set none (its SDKs type it optional).
+            let response = match obj.get_mut("response") {
+                Some(Value::Object(r)) => r,
+                _ => obj,
+            };
+            if response.get("user") == Some(&Value::Null) {
+                response.remove("user");
             }
         }
+        // With `stream_options.include_usage`, OpenAI sends `"usage": null` on every chunk
+        // but the last (see the recorded *_streaming.sse), which its chunk schema types as an
+        // object.
+        "/v1/chat/completions" if obj.get("usage") == Some(&Value::Null) => {
+            obj.remove("usage");
+        }
+        "/v1/completions" => {
+            // Legacy completion chunks are documented as whole CreateCompletionResponses,
+            // whose finish_reason is never null; a stream's chunks before the last carry
+            // `null` there, as OpenAI's own streams do. "stop" stands in for it, so the rest
+            // of the choice is still checked.
+            for choice in obj
+                .get_mut("choices")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = choice.as_object_mut() {
+                    if c.get("finish_reason") == Some(&Value::Null) {
+                        c.insert("finish_reason".into(), "stop".into());
+                    }
+                }
+            }
+        }
+        "/v1/embeddings" | "/api/v1/embeddings" => {
+            // `encoding_format: "base64"` makes each embedding a base64 string of
+            // little-endian floats (both vendors' docs); the schemas know only the array.
+            for item in obj
+                .get_mut("data")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let base64 = item["embedding"].as_str().is_some_and(|e| {
+                    !e.is_empty()
+                        && e.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+                });
+                if base64 {
+                    item["embedding"] = Value::Array(Vec::new());
+                }
+            }
+        }
+        _ => {}
     }
     doc
 }
@@ -285,13 +332,17 @@ fn quirks(path: &str, doc: &Value) -> Value {
 /// document have none.
 pub fn answer_violations(path: &str, status: u16, event: bool, doc: &Value) -> Vec<String> {
     let path = path.split('?').next().unwrap_or(path);
-    // A stream that fails after its first byte ends with an error event, as OpenAI's own
-    // streams do: its body is OpenAI's error object, which the chunk schema does not cover
-    // (OpenRouter's chunk schema does, with its `error` member).
-    let midstream_error = event && doc.get("error").is_some() && doc.get("choices").is_none();
+    let midstream_error = event && doc.get("error").is_some();
     let found = match schema_for(path, status, event) {
-        Some((schemas, _)) if midstream_error && std::ptr::eq(schemas, Schemas::openai()) => {
-            Some((schemas, "error".to_owned()))
+        // Switchyard's own mid-stream error, in both dialects by design (README, "Mid-stream
+        // errors are OpenRouter's error chunk in both"): a chunk with a top-level `error` and
+        // `finish_reason: "error"`, which OpenAI's SDKs raise on before reading it as a
+        // chunk. OpenAI's chunk schema does not describe it; OpenRouter's does.
+        Some((schemas, name)) if midstream_error && std::ptr::eq(schemas, Schemas::openai()) => {
+            match name.as_str() {
+                "chat_chunk" => Some((Schemas::openrouter(), name)),
+                _ => Some((schemas, "error".to_owned())),
+            }
         }
         found => found,
     };
