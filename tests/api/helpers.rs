@@ -161,7 +161,7 @@ impl TestApp {
         if let Some(k) = key {
             rb = rb.bearer_auth(k);
         }
-        rb.send().await.unwrap().json().await.unwrap()
+        json_of(rb.send().await.unwrap()).await.1
     }
 
     pub async fn health(&self) -> Value {
@@ -290,20 +290,29 @@ pub fn content(events: &[Event]) -> String {
         .collect()
 }
 
-/// Status and JSON body of a response.
+/// Status and JSON body of a response, checked against its vendor's schema (OpenAI's under
+/// `/v1`, OpenRouter's under `/api/v1`; see `schema::conform`).
 pub async fn json_of(resp: reqwest::Response) -> (u16, Value) {
     let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap())
+    let path = resp.url().path().to_owned();
+    let body = resp.json().await.unwrap();
+    crate::schema::conform(&path, s, false, &body);
+    (s, body)
 }
 
-/// The events of a 200 SSE response.
+/// The events of a 200 SSE response, each checked against its vendor's schema.
 pub async fn sse_of(resp: reqwest::Response) -> Vec<Event> {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    parse_sse(&resp.text().await.unwrap())
+    let path = resp.url().path().to_owned();
+    let events = parse_sse(&resp.text().await.unwrap());
+    for chunk in chunks(&events) {
+        crate::schema::conform(&path, 200, true, &chunk);
+    }
+    events
 }
 
 /// The concatenation of a string field of the first choice's deltas (`content`, `reasoning`).

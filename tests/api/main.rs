@@ -17,6 +17,7 @@ mod auth_admin;
 mod catalog;
 mod chat;
 mod cli;
+mod conformance;
 mod connections;
 mod cors;
 mod dialect;

@@ -105,7 +105,11 @@ async fn admit_and_run(
     let mut echoed = RawObject::new();
     for key in ECHOED {
         if let Some(v) = r.body.get(key) {
-            echoed.insert_raw(key, v.to_owned());
+            let v = match *key {
+                "tools" => complete_tools(v),
+                _ => v.to_owned(),
+            };
+            echoed.insert_raw(key, v);
         }
     }
     let stream = r.stream;
@@ -249,4 +253,24 @@ impl rendered::Render for StreamRenderer {
     fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
         StreamRenderer::error(self, status, message, out);
     }
+}
+
+/// The request's tools as a Response object shows them: a function tool's `strict` and
+/// `parameters` are required members there (both vendors' schemas), `null` when the
+/// request left them out.
+fn complete_tools(raw: &serde_json::value::RawValue) -> Box<serde_json::value::RawValue> {
+    let Ok(mut tools) = serde_json::from_str::<Vec<serde_json::Value>>(raw.get()) else {
+        return raw.to_owned();
+    };
+    for tool in tools
+        .iter_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        if tool.get("type").and_then(serde_json::Value::as_str) == Some("function") {
+            for member in ["strict", "parameters"] {
+                tool.entry(member).or_insert(serde_json::Value::Null);
+            }
+        }
+    }
+    serde_json::value::to_raw_value(&tools).unwrap_or_else(|_| raw.to_owned())
 }

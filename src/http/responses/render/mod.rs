@@ -264,7 +264,10 @@ fn write_response(
     write_json_string(out, id);
     out.extend_from_slice(b",\"object\":\"response\",\"created_at\":");
     let _ = write!(out, "{created_at}");
-    out.extend_from_slice(b",\"status\":\"");
+    // OpenRouter's schema requires `completed_at` (and the two penalties below, which the
+    // Responses API does not take, so they are OpenAI's zero). The time a response completed
+    // is not tracked apart from the request's, and `null` is what both specs allow.
+    out.extend_from_slice(b",\"completed_at\":null,\"status\":\"");
     out.extend_from_slice(match end {
         End::InProgress => b"in_progress".as_slice(),
         End::Completed => b"completed",
@@ -306,7 +309,7 @@ fn write_response(
     }
     out.extend_from_slice(b"],\"parallel_tool_calls\":");
     echoed(out, "parallel_tool_calls", "true");
-    out.extend_from_slice(b",\"previous_response_id\":null,\"reasoning\":");
+    out.extend_from_slice(b",\"presence_penalty\":0.0,\"frequency_penalty\":0.0,\"previous_response_id\":null,\"reasoning\":");
     echoed(out, "reasoning", "{\"effort\":null,\"summary\":null}");
     out.extend_from_slice(b",\"store\":false,\"temperature\":");
     echoed(out, "temperature", "1.0");
@@ -318,10 +321,11 @@ fn write_response(
     echoed(out, "tools", "[]");
     out.extend_from_slice(b",\"top_p\":");
     echoed(out, "top_p", "1.0");
-    out.extend_from_slice(b",\"truncation\":\"disabled\",\"usage\":");
-    match usage {
-        Some(u) => write_usage(out, u),
-        None => out.extend_from_slice(b"null"),
+    out.extend_from_slice(b",\"truncation\":\"disabled\"");
+    // Absent until known: both vendors' schemas type `usage` as an object, never null.
+    if let Some(u) = usage {
+        out.extend_from_slice(b",\"usage\":");
+        write_usage(out, u);
     }
     out.extend_from_slice(b",\"user\":");
     echoed(out, "user", "null");

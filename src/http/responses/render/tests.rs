@@ -191,9 +191,10 @@ fn text_stream_round_trips() {
     let in_progress = json!({"id":"resp_1","object":"response","created_at":1700000000,
         "status":"in_progress","error":null,"incomplete_details":null,"instructions":null,
         "max_output_tokens":null,"model":"pub/model","output":[],"parallel_tool_calls":true,
-        "previous_response_id":null,"reasoning":{"effort":null,"summary":null},"store":false,
+        "previous_response_id":null,"completed_at":null,"presence_penalty":0.0,
+        "frequency_penalty":0.0,"reasoning":{"effort":null,"summary":null},"store":false,
         "temperature":1.0,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],
-        "top_p":1.0,"truncation":"disabled","usage":null,"user":null,"metadata":{}});
+        "top_p":1.0,"truncation":"disabled","user":null,"metadata":{}});
     let part =
         json!({"type":"output_text","text":"Hello \"you\"\n","annotations":[],"logprobs":[]});
     let item = json!({"type":"message","id":"msg_1_0","status":"completed","role":"assistant","content":[part]});
@@ -596,8 +597,9 @@ fn echoed_request_fields() {
 #[test]
 fn response_objects_carry_every_required_member() {
     let required = "id object created_at error incomplete_details instructions model tools
-        output parallel_tool_calls metadata tool_choice temperature top_p status usage
-        store text reasoning truncation max_output_tokens previous_response_id user";
+        output parallel_tool_calls metadata tool_choice temperature top_p status
+        store text reasoning truncation max_output_tokens previous_response_id user
+        completed_at presence_penalty frequency_penalty";
     let f = render(&[delta(json!({"content":"x"}))]);
     let c = completion(json!({"role":"assistant","content":"x"}), "stop", None);
     let whole = response_json(&c);
@@ -640,7 +642,8 @@ fn response_text() {
             "model":"pub/model",
             "output":[{"type":"message","id":"msg_9_0","status":"completed","role":"assistant",
                 "content":[{"type":"output_text","text":"Olá!","annotations":[],"logprobs":[]}]}],
-            "parallel_tool_calls":true,"previous_response_id":null,
+            "parallel_tool_calls":true,"previous_response_id":null,"completed_at":null,
+            "presence_penalty":0.0,"frequency_penalty":0.0,
             "reasoning":{"effort":null,"summary":null},"store":false,"temperature":1.0,
             "text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1.0,
             "truncation":"disabled",
