@@ -13,12 +13,7 @@ fn one(fake: &Fake) -> String {
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post(path, body).await
 }
 
 const OR_CHAT: &str = "/api/v1/chat/completions";

@@ -147,8 +147,13 @@ impl TestApp {
     }
 
     pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.post("/v1/chat/completions", body).await
+    }
+
+    /// `POST path` with a JSON body, no key.
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.client
-            .post(self.url("/v1/chat/completions"))
+            .post(self.url(path))
             .json(&body)
             .send()
             .await

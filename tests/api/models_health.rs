@@ -125,15 +125,7 @@ async fn models_list_shows_what_can_serve_priced_by_the_cheapest_active_endpoint
                [[models.endpoints]]\nprovider = \"cheap\"\nupstream_model = \"e\"\ninput_price = 1.0\noutput_price = 2.0\n\n\
                [[models]]\nslug = \"test/off\"\n[[models.endpoints]]\nprovider = \"off\"\nupstream_model = \"x\"\n";
     let app = TestApp::spawn(reg).await;
-    let get = |path: &'static str| {
-        let c = app.client.clone();
-        let url = app.url(path);
-        async move {
-            let v: Value = c.get(url).send().await.unwrap().json().await.unwrap();
-            v
-        }
-    };
-    let list = get("/v1/models").await;
+    let list = app.get_json("/v1/models", None).await;
     let ids: Vec<&str> = list["data"]
         .as_array()
         .unwrap()
@@ -146,7 +138,7 @@ async fn models_list_shows_what_can_serve_priced_by_the_cheapest_active_endpoint
     assert_eq!(m["pricing"]["completion"], "0.000002");
     assert_eq!(m["providers"], serde_json::json!(["dear", "cheap"]));
 
-    let all = get("/v1/models?all=true").await;
+    let all = app.get_json("/v1/models?all=true", None).await;
     let off = all["data"]
         .as_array()
         .unwrap()

@@ -18,14 +18,7 @@ fn registry(paid: &Fake, free: &Fake) -> String {
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    json_of(resp).await
+    json_of(app.post(path, body).await).await
 }
 
 #[tokio::test]
@@ -246,15 +239,7 @@ async fn a_model_without_endpoints_routes_through_its_fallbacks_like_openrouter_
         (Some("test/m"), Some("free"))
     );
     // The catalog shows it only with ?all=true (no active provider serves it directly).
-    let list: Value = app
-        .client
-        .get(app.url("/api/v1/models?all=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = app.get_json("/api/v1/models?all=true", None).await;
     assert!(
         list["data"]
             .as_array()
