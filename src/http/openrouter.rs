@@ -47,9 +47,9 @@ pub fn usage(u: &Usage, price: &Price) -> Box<RawValue> {
 
 /// Rewrites the identity members every answer and chunk carries.
 fn identify(body: &mut RawObject, attempt: &Attempt, generation_id: &str) {
-    body.insert("id", generation_id);
-    body.insert("model", &attempt.model);
-    body.insert("provider", &attempt.provider);
+    body.insert_str("id", generation_id);
+    body.insert_str("model", &attempt.model);
+    body.insert_str("provider", &attempt.provider);
 }
 
 /// Adds `native_finish_reason` (the upstream's reason as it gave it) to each choice that
@@ -61,7 +61,10 @@ fn add_native_finish_reason(body: &mut RawObject) {
     let mut changed = false;
     for c in &mut choices {
         if !c.contains("native_finish_reason") {
-            if let Some(reason) = c.get("finish_reason").map(ToOwned::to_owned) {
+            if let Some(reason) = c
+                .get("finish_reason")
+                .map(crate::types::json::RawRef::to_raw_value)
+            {
                 c.insert_raw("native_finish_reason", reason);
                 changed = true;
             }

@@ -49,8 +49,8 @@ fn render(mut chunk: Chunk, attempt: &Attempt, p: &Presentation) -> Option<Bytes
     } else if let Some(u) = &chunk.usage {
         super::cost::annotate(&mut chunk.body, u, &attempt.price);
     }
-    chunk.body.insert("model", attempt.model.as_str());
-    chunk.body.insert("provider", attempt.provider.as_str());
+    chunk.body.insert_str("model", &attempt.model);
+    chunk.body.insert_str("provider", &attempt.provider);
     Some(frame(&chunk.body))
 }
 

@@ -143,7 +143,7 @@ fn metadata_raw(meta: &RawValue) -> Option<String> {
 
 /// An in-band error (a 200 whose body or chunk has a top-level `error`): its status is the
 /// numeric `code` when it has one (OpenRouter), else 502.
-pub fn in_band_error(error: &RawValue) -> ProviderError {
+pub fn in_band_error(error: crate::types::RawRef<'_>) -> ProviderError {
     let body = format!("{{\"error\":{}}}", error.get());
     let status = serde_json::from_str::<ErrorEnvelope>(&body)
         .ok()
@@ -464,7 +464,8 @@ mod tests {
                 r#"{"code":503,"message":"down","metadata":{"raw":"upstream busy"}}"#.into(),
             )
             .unwrap()
-            .as_ref(),
+            .as_ref()
+            .into(),
         ) {
             ProviderError::Status {
                 status, message, ..

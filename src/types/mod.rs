@@ -13,7 +13,7 @@ pub mod time;
 pub mod usage;
 
 pub use chat::{ChatRequest, InvalidRequest, RequestBounds};
-pub use json::RawObject;
+pub use json::{RawObject, RawRef};
 pub use usage::{Cost, Price, Usage};
 
 /// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - _ . ~`, with

@@ -3,7 +3,6 @@
 //! deep, validated, and split into the gateway's own fields and the body forwarded as sent.
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::attribution::{attribution, Attribution, UserField};
 
@@ -85,7 +84,7 @@ fn common(mut body: RawObject) -> Result<OpRequest, InvalidRequest> {
 }
 
 /// True for a string, or a non-empty array of strings, of token ids, or of token-id arrays.
-fn text_or_tokens(raw: &RawValue) -> bool {
+fn text_or_tokens(raw: crate::types::RawRef<'_>) -> bool {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Input {

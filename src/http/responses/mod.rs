@@ -107,7 +107,7 @@ async fn admit_and_run(
         if let Some(v) = r.body.get(key) {
             let v = match *key {
                 "tools" => complete_tools(v),
-                _ => v.to_owned(),
+                _ => v.to_raw_value(),
             };
             echoed.insert_raw(key, v);
         }
@@ -258,9 +258,9 @@ impl rendered::Render for StreamRenderer {
 /// The request's tools as a Response object shows them: a function tool's `strict` and
 /// `parameters` are required members there (both vendors' schemas), `null` when the
 /// request left them out.
-fn complete_tools(raw: &serde_json::value::RawValue) -> Box<serde_json::value::RawValue> {
+fn complete_tools(raw: crate::types::RawRef<'_>) -> Box<serde_json::value::RawValue> {
     let Ok(mut tools) = serde_json::from_str::<Vec<serde_json::Value>>(raw.get()) else {
-        return raw.to_owned();
+        return raw.to_raw_value();
     };
     for tool in tools
         .iter_mut()
@@ -272,5 +272,5 @@ fn complete_tools(raw: &serde_json::value::RawValue) -> Box<serde_json::value::R
             }
         }
     }
-    serde_json::value::to_raw_value(&tools).unwrap_or_else(|_| raw.to_owned())
+    serde_json::value::to_raw_value(&tools).unwrap_or_else(|_| raw.to_raw_value())
 }

@@ -120,7 +120,7 @@ impl Anthropic {
         let mut body = RawObject::new();
         for key in COUNT_FIELDS {
             if let Some(v) = req.body.body.get(key) {
-                body.insert_raw(key, v.to_owned());
+                body.insert_raw(key, v.to_raw_value());
             }
         }
         body.insert("model", req.upstream_model);

@@ -7,7 +7,6 @@
 use async_trait::async_trait;
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use serde_json::value::RawValue;
 
 mod native;
 
@@ -181,7 +180,7 @@ fn forward_body(body: &RawObject, upstream_model: &str, want_usage: bool, hint: 
 }
 
 /// The client's `stream_options` with `include_usage: true` added, other options kept.
-fn stream_options_with_usage(existing: Option<&RawValue>) -> String {
+fn stream_options_with_usage(existing: Option<crate::types::RawRef<'_>>) -> String {
     let mut opts = existing
         .and_then(|r| {
             serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(r.get()).ok()
@@ -230,7 +229,7 @@ impl Provider for OpenAiCompat {
             .take_while(|ev| futures::future::ready(!matches!(ev, Ok(SseData::Done))))
             .filter_map(|ev| {
                 futures::future::ready(match ev {
-                    Ok(SseData::Data(data)) => parse_chunk(&data).transpose(),
+                    Ok(SseData::Data(data)) => parse_chunk(data).transpose(),
                     Ok(SseData::Done) => None,
                     Err(e) => Some(Err(e)),
                 })
@@ -253,11 +252,12 @@ impl Provider for OpenAiCompat {
 
 /// Parses one stream event; `None` for chunks that carry nothing for the client (Azure opens
 /// its streams with a content-filter report: no choices, no usage).
-fn parse_chunk(data: &str) -> Result<Option<Chunk>, ProviderError> {
-    let body = RawObject::parse(data.as_bytes()).map_err(|e| {
+fn parse_chunk(data: String) -> Result<Option<Chunk>, ProviderError> {
+    // Take the event's text as the chunk's: members are spans of it, not copies.
+    let body = RawObject::parse_string(data).map_err(|(e, data)| {
         ProviderError::Malformed(format!(
             "stream event is not a JSON object ({e}): {}",
-            http::truncate(data, 200)
+            http::truncate(&data, 200)
         ))
     })?;
     if let Some(err) = body.get("error").filter(|e| e.get() != "null") {
@@ -277,7 +277,7 @@ pub fn fuzz_stream(text: &str) {
             .strip_prefix("data:")
             .map(str::trim_start)
             .unwrap_or(line);
-        let _ = parse_chunk(data);
+        let _ = parse_chunk(data.to_owned());
     }
 }
 

@@ -116,7 +116,7 @@ impl OpenAiCompat {
                 .take_while(|ev| futures::future::ready(!matches!(ev, Ok(SseData::Done))))
                 .filter_map(|ev| {
                     futures::future::ready(match ev {
-                        Ok(SseData::Data(data)) => parse_chunk(&data).transpose(),
+                        Ok(SseData::Data(data)) => parse_chunk(data).transpose(),
                         Ok(SseData::Done) => None,
                         Err(e) => Some(Err(e)),
                     })

@@ -210,10 +210,10 @@ impl MessagesRequest {
                 "model" | "system" => {}
                 "messages" => out.insert("messages", &messages),
                 "max_tokens" | "temperature" | "top_p" | "top_k" => {
-                    out.insert_raw(key, raw.to_owned());
+                    out.insert_raw(key, raw.to_raw_value());
                 }
                 "stream" => {
-                    out.insert_raw(key, raw.to_owned());
+                    out.insert_raw(key, raw.to_raw_value());
                     if self.stream {
                         out.insert("stream_options", &json!({"include_usage": true}));
                     }
@@ -256,7 +256,7 @@ impl MessagesRequest {
                 }
                 _ => match ANTHROPIC_ONLY.iter().find(|k| **k == key) {
                     Some(name) => dropped.push(name),
-                    None => out.insert_raw(key, raw.to_owned()),
+                    None => out.insert_raw(key, raw.to_raw_value()),
                 },
             }
         }
@@ -334,7 +334,7 @@ impl Base64Tally {
 // ---------------------------------------------------------------------------------------
 // Validation (parse)
 
-fn validate_messages(raw: &RawValue) -> Result<(), InvalidRequest> {
+fn validate_messages(raw: crate::types::RawRef<'_>) -> Result<(), InvalidRequest> {
     let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get())
         .map_err(|_| invalid_type("messages", "a non-empty array of message objects"))?;
     if items.is_empty() {
@@ -374,7 +374,7 @@ fn validate_messages(raw: &RawValue) -> Result<(), InvalidRequest> {
     Ok(())
 }
 
-fn validate_system(raw: &RawValue) -> Result<(), InvalidRequest> {
+fn validate_system(raw: crate::types::RawRef<'_>) -> Result<(), InvalidRequest> {
     match serde_json::from_str::<Value>(raw.get()) {
         Ok(Value::Null | Value::String(_)) => Ok(()),
         Ok(Value::Array(blocks)) => {

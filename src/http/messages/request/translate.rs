@@ -2,10 +2,12 @@
 
 use super::*;
 use crate::types::chat::InvalidRequest;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-pub(super) fn parse_raw(raw: &RawValue, param: &'static str) -> Result<Value, InvalidRequest> {
+pub(super) fn parse_raw(
+    raw: crate::types::RawRef<'_>,
+    param: &'static str,
+) -> Result<Value, InvalidRequest> {
     serde_json::from_str(raw.get())
         .map_err(|e| InvalidRequest::new(format!("`{param}`: {e}"), Some(param), "invalid_value"))
 }
@@ -476,8 +478,8 @@ pub(super) fn tool_choice(v: &Value) -> Result<Option<(Value, Option<bool>)>, In
 /// enabled + budget → `max_tokens`, adaptive → `enabled: true`, disabled → nothing; an
 /// effort (`max`/`xhigh` → `high`) replaces a budget, since OpenRouter takes one or the other.
 pub(super) fn reasoning(
-    thinking: Option<&RawValue>,
-    output_config: Option<&RawValue>,
+    thinking: Option<crate::types::RawRef<'_>>,
+    output_config: Option<crate::types::RawRef<'_>>,
     dropped: &mut Vec<&'static str>,
 ) -> Result<Option<Value>, InvalidRequest> {
     let mut r = Map::new();

@@ -30,7 +30,6 @@
 use std::io::Write as _;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::types::json::write_json_string;
 use crate::types::{RawObject, Usage};
@@ -71,7 +70,7 @@ impl Echo {
     fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .get(key)
-            .map(RawValue::get)
+            .map(|v| v.get())
             .filter(|v| *v != "null")
     }
 }

@@ -215,18 +215,18 @@ impl ResponsesRequest {
                 "model" | "instructions" => {}
                 "input" => out.insert("messages", &messages),
                 _ if null && !is_unknown(key) => {}
-                "max_output_tokens" => out.insert_raw("max_tokens", raw.to_owned()),
-                "temperature" | "top_p" | "user" => out.insert_raw(key, raw.to_owned()),
+                "max_output_tokens" => out.insert_raw("max_tokens", raw.to_raw_value()),
+                "temperature" | "top_p" | "user" => out.insert_raw(key, raw.to_raw_value()),
                 "top_logprobs" => {
-                    out.insert_raw(key, raw.to_owned());
+                    out.insert_raw(key, raw.to_raw_value());
                     if raw.get() != "0" {
                         out.insert("logprobs", &true);
                     }
                 }
                 "safety_identifier" if has_user => dropped.push(SAFETY_IDENTIFIER),
-                "safety_identifier" => out.insert_raw("user", raw.to_owned()),
+                "safety_identifier" => out.insert_raw("user", raw.to_raw_value()),
                 "stream" => {
-                    out.insert_raw(key, raw.to_owned());
+                    out.insert_raw(key, raw.to_raw_value());
                     if self.stream {
                         out.insert("stream_options", &json!({"include_usage": true}));
                     }
@@ -244,7 +244,7 @@ impl ResponsesRequest {
                 }
                 "parallel_tool_calls" => {
                     if tools.is_some() {
-                        out.insert_raw(key, raw.to_owned());
+                        out.insert_raw(key, raw.to_raw_value());
                     }
                 }
                 "reasoning" => {
@@ -272,7 +272,7 @@ impl ResponsesRequest {
                             dropped.push(name);
                         }
                     }
-                    None => out.insert_raw(key, raw.to_owned()),
+                    None => out.insert_raw(key, raw.to_raw_value()),
                 },
             }
         }

@@ -1,7 +1,6 @@
 //! The translation half of `to_chat`: input items, tools and options as chat values.
 
 use super::*;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// Parameters of the `local_shell` function that stands in for the `local_shell` tool.
@@ -600,7 +599,10 @@ pub(super) fn text_options(v: &Value) -> Result<(Option<Value>, Option<Value>), 
     Ok((format, verbosity))
 }
 
-pub(super) fn parse_raw(raw: &RawValue, param: &'static str) -> Result<Value, InvalidRequest> {
+pub(super) fn parse_raw(
+    raw: crate::types::RawRef<'_>,
+    param: &'static str,
+) -> Result<Value, InvalidRequest> {
     serde_json::from_str(raw.get())
         .map_err(|e| InvalidRequest::new(format!("`{param}`: {e}"), Some(param), "invalid_value"))
 }
