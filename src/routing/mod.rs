@@ -6,6 +6,7 @@ pub mod policy;
 pub mod preset;
 pub mod stats;
 pub mod variant;
+pub mod window;
 
 pub use plan::{plan, Attempt, Plan, PlanError, RouteRequest};
 pub use stats::LiveStats;

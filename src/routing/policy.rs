@@ -15,9 +15,7 @@ pub enum Verdict {
 pub fn on_error(e: &ProviderError) -> Verdict {
     match e {
         ProviderError::Status { status, .. } => match status {
-            // The request itself is wrong (bad parameters, too large): another endpoint
-            // would most likely say the same.
-            400 | 413 | 422 => Verdict::Reject,
+            s if request_at_fault(*s) => Verdict::Reject,
             // 404: this provider does not know the endpoint's upstream model (a stale
             // `upstream_model`, a deleted deployment): the model was resolved by the
             // registry, so another endpoint may well serve it.
@@ -32,6 +30,12 @@ pub fn on_error(e: &ProviderError) -> Verdict {
         | ProviderError::Cut(_)
         | ProviderError::Unsupported(_) => Verdict::Fallback,
     }
+}
+
+/// The request itself is wrong (bad parameters, too large): another endpoint would most
+/// likely say the same, and the endpoint is not to blame (uptime does not count it).
+pub fn request_at_fault(status: u16) -> bool {
+    matches!(status, 400 | 413 | 422)
 }
 
 /// The upstream rejected the gateway's own credentials.

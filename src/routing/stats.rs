@@ -3,6 +3,9 @@
 //! first token, or to the whole answer when not streamed). They order endpoints for
 //! `provider.sort = "throughput" | "latency"` and the `:nitro` variant.
 //!
+//! Beside them, `windows`: the time-windowed figures the catalog and `/admin/endpoints`
+//! show (percentiles, uptime, status; `window.rs`).
+//!
 //! Live state, not registry state: it changes with every request and is never stored, so it
 //! lives beside the snapshot. The request-log writer feeds it, off the request's path;
 //! routing reads it under a lock held for a lookup, never across an await.
@@ -10,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::window::Windows;
 use crate::store::RequestRecord;
 
 /// Weight of a new sample: about the last ten requests dominate.
@@ -26,11 +30,16 @@ pub struct EndpointFigures {
 #[derive(Default)]
 pub struct LiveStats {
     by_endpoint: Mutex<HashMap<(String, String), EndpointFigures>>,
+    /// Percentiles and uptime over fixed windows, per (provider, model).
+    pub windows: Windows,
 }
 
 impl LiveStats {
-    /// Learns from finished requests: only successful ones say how fast an endpoint is.
+    /// Learns from finished requests: only successful ones say how fast an endpoint is (the
+    /// windows count failures too).
     pub fn observe<'a>(&self, records: impl IntoIterator<Item = &'a RequestRecord>) {
+        let records: Vec<&RequestRecord> = records.into_iter().collect();
+        self.windows.observe(records.iter().copied());
         let mut map = self.by_endpoint.lock().unwrap_or_else(|e| e.into_inner());
         for r in records {
             let (Some(model), Some(provider)) = (&r.served_model, &r.provider) else {

@@ -109,6 +109,15 @@ pub struct ModelEndpoints {
     pub endpoints: Vec<Endpoint>,
 }
 
+/// OpenRouter's `PercentileStats`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
 /// One provider's offer of a model.
 #[derive(Debug, Serialize)]
 pub struct Endpoint {
@@ -126,14 +135,16 @@ pub struct Endpoint {
     pub max_completion_tokens: Option<u64>,
     pub max_prompt_tokens: Option<u64>,
     pub supported_parameters: Vec<String>,
-    /// 0: serving.
+    /// 0: serving normally; negative: recent upstream failures (`routing::window::status`).
     pub status: i32,
     pub uptime_last_30m: Option<f64>,
     pub uptime_last_5m: Option<f64>,
     pub uptime_last_1d: Option<f64>,
     pub supports_implicit_caching: bool,
-    pub latency_last_30m: Option<()>,
-    pub throughput_last_30m: Option<()>,
+    /// Time to first token, milliseconds (streamed answers served by this replica).
+    pub latency_last_30m: Option<Percentiles>,
+    /// Output tokens per second after the first token.
+    pub throughput_last_30m: Option<Percentiles>,
     pub native_tools: BTreeMap<String, ()>,
     pub service_tier: Option<String>,
     pub supports_diarization: bool,

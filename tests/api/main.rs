@@ -25,6 +25,7 @@ mod fallback;
 mod hardening;
 mod ledger;
 mod lifecycle;
+mod live_figures;
 mod matrix;
 mod messages;
 mod metrics;

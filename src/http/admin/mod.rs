@@ -1,6 +1,6 @@
 //! The admin API under `/admin`, guarded by the master key (`SWITCHYARD_MASTER_KEY`): keys,
 //! providers, models and their endpoints (create, list, update, disable), presets (with
-//! their versions), and the request log.
+//! their versions), the request log, and every endpoint's live figures (`GET /endpoints`).
 //! Every change is written to the database and this replica's snapshot is reloaded at once;
 //! other replicas pick it up on their next refresh.
 
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub mod keys;
+pub mod live;
 pub mod presets;
 
 use super::{parse_json, read_body, ApiError, AppState};
@@ -39,7 +40,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/models/{*slug}", patch(patch_model))
         .route(
             "/endpoints",
-            axum::routing::post(upsert_endpoint)
+            get(live::list_endpoints)
+                .post(upsert_endpoint)
                 .patch(patch_endpoint)
                 .delete(delete_endpoint),
         )

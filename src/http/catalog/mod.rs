@@ -7,6 +7,9 @@
 //! model), when the calling key may use it, and when it matches the filters. Like
 //! OpenRouter, the list shows text-output models unless `output_modalities` says otherwise,
 //! so embedding models appear with `output_modalities=embeddings` (or `all`).
+//!
+//! A model's endpoints carry this replica's live figures (`routing::window`): uptime and
+//! status for anyone, latency and throughput for authenticated callers, as OpenRouter does.
 
 pub(crate) mod filter;
 pub(crate) mod price;
@@ -125,7 +128,17 @@ pub async fn model_path(
     let p = principal(&state, &headers).await;
     let snap = state.registry.snapshot();
     let m = find(&snap, &p, slug)?;
-    Ok(Json(render::endpoints(&snap, &m)).into_response())
+    // OpenRouter shows speed figures to authenticated callers only; a gateway that does not
+    // require keys has no one to authenticate.
+    let show_speed = p.key.is_some() || !state.settings.require_keys;
+    let doc = render::endpoints(
+        &snap,
+        &m,
+        &state.stats.windows,
+        crate::types::now_ms(),
+        show_speed,
+    );
+    Ok(Json(doc).into_response())
 }
 
 /// `GET /api/v1/model/{author}/{slug}`: one model as the list shows it, in `data`.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::price;
 use crate::registry::{Model, ProviderEntry, Snapshot};
+use crate::routing::window::Windows;
 use crate::types::catalog as wire;
 use crate::types::registry::{EndpointDecl, ModelKind};
 
@@ -107,8 +108,16 @@ pub fn model(snap: &Snapshot, m: &Model) -> wire::Model {
     }
 }
 
-/// A model's serving endpoints, as `/api/v1/models/{author}/{slug}/endpoints` shows them.
-pub fn endpoints(snap: &Snapshot, m: &Model) -> wire::EndpointList {
+/// A model's serving endpoints, as `/api/v1/models/{author}/{slug}/endpoints` shows them,
+/// with this replica's live figures at `now_ms`; latency and throughput only when
+/// `show_speed` (OpenRouter shows them to authenticated callers only).
+pub fn endpoints(
+    snap: &Snapshot,
+    m: &Model,
+    windows: &Windows,
+    now_ms: i64,
+    show_speed: bool,
+) -> wire::EndpointList {
     let d = &m.decl;
     let model_name = name(m);
     let endpoints = live(snap, m)
@@ -121,6 +130,7 @@ pub fn endpoints(snap: &Snapshot, m: &Model) -> wire::EndpointList {
                 .clone()
                 .unwrap_or_else(|| d.supported_parameters.clone());
             let tool_choice = params.iter().any(|p| p == "tool_choice");
+            let live = windows.figures(&l.decl.provider, &d.slug, now_ms);
             wire::Endpoint {
                 name: format!("{provider_name}: {model_name}"),
                 model_id: d.slug.clone(),
@@ -134,13 +144,13 @@ pub fn endpoints(snap: &Snapshot, m: &Model) -> wire::EndpointList {
                 max_completion_tokens: l.decl.max_completion_tokens.or(d.max_completion_tokens),
                 max_prompt_tokens: None,
                 supported_parameters: params,
-                status: 0,
-                uptime_last_30m: None,
-                uptime_last_5m: None,
-                uptime_last_1d: None,
+                status: live.status,
+                uptime_last_30m: live.uptime_last_30m,
+                uptime_last_5m: live.uptime_last_5m,
+                uptime_last_1d: live.uptime_last_1d,
                 supports_implicit_caching: false,
-                latency_last_30m: None,
-                throughput_last_30m: None,
+                latency_last_30m: live.latency_last_30m.filter(|_| show_speed),
+                throughput_last_30m: live.throughput_last_30m.filter(|_| show_speed),
                 native_tools: BTreeMap::new(),
                 service_tier: None,
                 supports_diarization: false,
