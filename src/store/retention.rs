@@ -161,9 +161,11 @@ impl Store {
                     .delete_before("request_attempts_default", cutoff)
                     .await?;
             }
+            // Requests before their attempts: a record written during the pass (in one
+            // transaction with its attempts) then leaves no attempts behind.
             Store::Sqlite(_) => {
-                out.attempts = self.delete_before("request_attempts", cutoff).await?;
                 out.requests = self.delete_before("requests", cutoff).await?;
+                out.attempts = self.delete_before("request_attempts", cutoff).await?;
             }
         }
         out.dead_letters = self.delete_before("dead_letters", cutoff).await?;
