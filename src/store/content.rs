@@ -29,3 +29,24 @@ impl Store {
         Ok(row)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Records are logged as JSON when they cannot be written: their content never is.
+    #[test]
+    fn a_serialised_record_carries_no_content() {
+        let r = super::super::RequestRecord {
+            id: "r".into(),
+            content: Some(Box::new(super::CapturedContent {
+                request_body: Some("a private prompt".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&r).unwrap_or_default();
+        assert!(
+            json.contains("\"id\":\"r\"") && !json.contains("private"),
+            "{json}"
+        );
+    }
+}

@@ -361,7 +361,7 @@ async fn capture_per_key_stores_request_and_response_of_every_door() {
     )
     .await;
     let (id_on, on) = create_key(&app, json!({"name": "captured", "capture_content": true})).await;
-    let (_, off) = create_key(&app, json!({"name": "private"})).await;
+    let (id_off, off) = create_key(&app, json!({"name": "private"})).await;
     let shown = app
         .admin(Method::GET, &format!("/admin/keys/{id_on}"), None)
         .await;
@@ -402,6 +402,31 @@ async fn capture_per_key_stores_request_and_response_of_every_door() {
     .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(content_of(&app, &request_id(&resp)).await, Value::Null);
+    // Turned on for that key through the admin API: captured from its next request.
+    let patched = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/keys/{id_off}"),
+            Some(json!({"capture_content": true})),
+        )
+        .await;
+    assert_eq!(
+        patched.json::<Value>().await.unwrap()["capture_content"],
+        true
+    );
+    let resp = post_as(
+        &app,
+        "/v1/chat/completions",
+        &off,
+        json!({"model": "test/m", "messages": user("prompt five")}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let c = content_of(&app, &request_id(&resp)).await;
+    assert!(
+        c["request_body"].as_str().unwrap().contains("prompt five"),
+        "{c}"
+    );
 
     // Messages and Responses (translated to the chat upstream), JSON.
     let resp = post_as(
