@@ -27,6 +27,7 @@ pub struct App {
     stop_background: CancellationToken,
     writer: tokio::task::JoinHandle<()>,
     refresher: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
     keeper: tokio::task::JoinHandle<()>,
     stop_keeper: CancellationToken,
 }
@@ -120,6 +121,21 @@ impl App {
             ledger.holder().to_owned(),
             stop_background.clone(),
         );
+        // Today's partitions exist before the first request (the task keeps making them).
+        if let Err(e) = store
+            .ensure_partitions(
+                crate::types::now_ms(),
+                accounting::retention::PARTITIONS_AHEAD,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "creating request log partitions failed");
+        }
+        let retention = accounting::spawn_retention(
+            store.clone(),
+            settings.accounting.clone(),
+            stop_background.clone(),
+        );
         let stop_keeper = CancellationToken::new();
         let keeper = ledger.spawn_keeper(stop_keeper.clone());
         let refresher = registry
@@ -166,6 +182,7 @@ impl App {
             stop_background,
             writer,
             refresher,
+            retention,
             keeper,
             stop_keeper,
         })
@@ -226,6 +243,8 @@ impl App {
         // Every request has ended, so every record is queued: write them all.
         self.stop_background.cancel();
         let _ = self.refresher.await;
+        // A pass in progress is cut short (its statements roll back); the next start redoes it.
+        self.retention.abort();
         if self.writer.await.is_err() {
             tracing::error!("the request log writer panicked");
         }

@@ -3,6 +3,7 @@
 //! in batches (with the spend they carry), sets aside what the database refuses, and drains
 //! the queue on shutdown. `LogHealth` tells `/v1/health` the truth about all of it.
 
+pub mod retention;
 mod writer;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+pub use retention::spawn_retention;
 pub use writer::spawn_writer;
 
 use crate::store::RequestRecord;

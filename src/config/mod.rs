@@ -1,6 +1,7 @@
 //! Validated settings: the TOML file (`config/switchyard.toml` by default) plus `SWITCHYARD_*`
 //! environment overrides for what changes per deployment. Secrets never live in the file.
 
+mod accounting;
 mod cors;
 mod paths;
 mod raw;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crate::types::registry::{ModelDecl, ProviderDecl};
 
+pub use accounting::{AccountingSettings, CaptureMode};
 pub use cors::CorsOrigins;
 
 pub const DEFAULT_CONFIG_PATH: &str = "config/switchyard.toml";
@@ -130,13 +132,6 @@ pub struct RoutingSettings {
     pub max_precommit_chunks: usize,
 }
 
-#[derive(Debug, Clone)]
-pub struct AccountingSettings {
-    pub batch_size: usize,
-    pub flush_interval: Duration,
-    pub queue_capacity: usize,
-}
-
 /// Where rate limits live: shared through Redis, through PostgreSQL, or in each replica.
 #[derive(Debug, Clone)]
 pub struct LimitsSettings {
@@ -175,6 +170,10 @@ pub struct EnvOverrides {
     pub metrics_token: Option<String>,
     /// A second address serving only `/metrics`, without auth.
     pub metrics_listen: Option<String>,
+    /// `[accounting] retention_days`.
+    pub retention_days: Option<String>,
+    /// `[accounting] capture_content`.
+    pub capture_content: Option<String>,
 }
 
 impl EnvOverrides {
@@ -191,6 +190,8 @@ impl EnvOverrides {
             cors_origins: var("SWITCHYARD_CORS_ORIGINS"),
             metrics_token: var("SWITCHYARD_METRICS_TOKEN"),
             metrics_listen: var("SWITCHYARD_METRICS_LISTEN"),
+            retention_days: var("SWITCHYARD_RETENTION_DAYS"),
+            capture_content: var("SWITCHYARD_CAPTURE_CONTENT"),
         }
     }
 }
@@ -369,12 +370,8 @@ fn parse_in(
         ));
     }
 
-    let a = raw.accounting;
-    let accounting = AccountingSettings {
-        batch_size: a.batch_size.unwrap_or(256).max(1),
-        flush_interval: Duration::from_millis(a.flush_interval_ms.unwrap_or(20).max(1)),
-        queue_capacity: a.queue_capacity.unwrap_or(65_536).max(16),
-    };
+    let accounting = accounting::settings(raw.accounting, env)
+        .map_err(|(field, problem)| err(field, problem))?;
 
     let on_redis_failure = match raw.limits.on_redis_failure.as_deref().unwrap_or("local") {
         "local" => crate::ledger::redis::OnRedisFailure::Local,

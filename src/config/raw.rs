@@ -101,6 +101,11 @@ pub struct RawAccounting {
     pub batch_size: Option<usize>,
     pub flush_interval_ms: Option<u64>,
     pub queue_capacity: Option<usize>,
+    pub retention_days: Option<u32>,
+    pub retention_interval_secs: Option<f64>,
+    pub capture_content: Option<String>,
+    pub capture_max_bytes: Option<usize>,
+    pub capture_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -67,6 +67,8 @@ pub struct Meter {
     ttft: Option<Duration>,
     sent: bool,
     metrics: (std::sync::Arc<Metrics>, &'static str),
+    /// The request's content, when capture is on for it (`None`: nothing is captured).
+    capture: Option<Box<super::capture::Capture>>,
 }
 
 impl Meter {
@@ -93,6 +95,19 @@ impl Meter {
             output_bytes: 0,
             ttft: None,
             sent: false,
+            capture: None,
+        }
+    }
+
+    /// Captures this request's content (see `exec::capture`).
+    pub fn capture(&mut self, capture: Option<super::capture::Capture>) {
+        self.capture = capture.map(Box::new);
+    }
+
+    /// A non-streamed answer, for the capture (when there is one).
+    pub fn observe_completion(&mut self, c: &crate::providers::Completion) {
+        if let Some(cap) = &mut self.capture {
+            cap.completion(c);
         }
     }
 
@@ -202,6 +217,9 @@ impl Meter {
     pub fn observe_chunk(&mut self, c: &Chunk) {
         self.output_bytes += c.output_bytes;
         self.observe_usage(c.usage.as_ref());
+        if let Some(cap) = &mut self.capture {
+            cap.chunk(c);
+        }
         if self.record.upstream_id.is_none() {
             self.record.upstream_id = c.body.get_as::<String>("id").and_then(Result::ok);
         }
@@ -231,6 +249,7 @@ impl Meter {
             ttft: self.ttft,
             sent: self.sent,
             metrics: self.metrics.clone(),
+            capture: self.capture.take(),
         };
         self.sent = true;
         m
@@ -301,6 +320,9 @@ impl Meter {
             "request finished"
         );
         self.metrics.0.ended(self.metrics.1, r);
+        if let Some(cap) = self.capture.take() {
+            r.content = Some(Box::new(cap.finish(r.finish_reason.as_deref())));
+        }
         if let Some(slot) = self.slot.take() {
             slot.record(std::mem::take(&mut self.record));
         }

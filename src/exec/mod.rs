@@ -4,6 +4,7 @@
 //! a finish). Before it, any failure is invisible to the client and the next attempt runs;
 //! after it, the stream belongs to the client and failures are reported inside it.
 
+pub mod capture;
 pub mod metered;
 pub mod stream;
 
@@ -132,6 +133,7 @@ pub async fn complete(
                 meter.served(attempt, c.upstream_id.clone());
                 meter.observe_usage(c.usage.as_ref());
                 meter.observe_finish(metered::finish_reason_of(&c.body));
+                meter.observe_completion(&c);
                 return Ok((c, attempt.clone()));
             }
             Err(error) => failures.push(failed(meter, attempt, error)?),

@@ -35,6 +35,24 @@ pub async fn body(state: &AppState, body: Body) -> Result<bytes::Bytes, ApiError
     }
 }
 
+/// A capture of the request's content when `[accounting] capture_content` covers it (all
+/// requests, or this key's); `None` otherwise, at no cost. Embeddings keep the input only.
+pub fn capture(
+    state: &AppState,
+    principal: &Principal,
+    body: &[u8],
+    input_only: bool,
+) -> Option<crate::exec::capture::Capture> {
+    let a = &state.settings.accounting;
+    let flagged = principal
+        .key
+        .as_ref()
+        .is_some_and(|k| k.policy.capture_content);
+    a.capture
+        .captures(flagged)
+        .then(|| crate::exec::capture::Capture::new(body, a.capture_max_bytes, input_only))
+}
+
 /// The body as a JSON object, with the preset it names (if any) applied; see
 /// `routing::preset`. The snapshot holds the presets: no database call.
 pub fn parse(

@@ -39,6 +39,7 @@ async fn admit_and_run(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
+    let capture = admit::capture(state, &principal, &bytes, false);
     let (body, preset) = admit::parse(state, &bytes, Door::Chat)?;
     drop(bytes);
     let mut chat = ChatRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
@@ -65,6 +66,7 @@ async fn admit_and_run(
     );
     meter.attribute(&chat.attribution);
     admit::note_preset(&mut meter, preset.as_ref());
+    meter.capture(capture);
     let call = Call {
         stream: chat.stream,
         include_usage: chat.include_usage,

@@ -61,6 +61,8 @@ async fn serve(
         Op::Embeddings => Door::Embeddings,
         Op::Completions => Door::Completions,
     };
+    // Embeddings keep the input only (the answer is vectors).
+    let capture = admit::capture(state, &principal, &bytes, matches!(op, Op::Embeddings));
     let (body, preset) = admit::parse(state, &bytes, door)?;
     let parsed = match op {
         Op::Embeddings => OpRequest::embeddings_from(body),
@@ -111,6 +113,7 @@ async fn serve(
     );
     meter.attribute(&r.attribution);
     admit::note_preset(&mut meter, preset.as_ref());
+    meter.capture(capture);
     let call = Call {
         stream: r.stream,
         include_usage: r.include_usage,

@@ -49,11 +49,12 @@ pub(super) struct Row {
     expires_at: Option<i64>,
     disabled: bool,
     metadata: Option<String>,
+    capture_content: bool,
 }
 
 pub(super) const KEY_COLUMNS: &str =
     "id, name, key_hash, key_prefix, created_at, updated_at, revoked_at, budget_nanos, \
-     budget_reset, rpm, tpm, max_concurrency, allowed_models, expires_at, disabled, metadata";
+     budget_reset, rpm, tpm, max_concurrency, allowed_models, expires_at, disabled, metadata, capture_content";
 
 fn positive(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok()).filter(|v| *v > 0)
@@ -90,6 +91,7 @@ impl TryFrom<Row> for KeyRow {
                 expires_at: r.expires_at,
                 disabled: r.disabled,
                 metadata,
+                capture_content: r.capture_content,
             },
             id: r.id,
             name: r.name,
@@ -148,12 +150,12 @@ impl Store {
             let mut tx = pool.begin().await?;
             let r = sqlx::query(
                 "INSERT INTO api_keys (id, name, key_hash, key_prefix, created_at, updated_at, budget_nanos, budget_reset, \
-                 rpm, tpm, max_concurrency, allowed_models, expires_at, disabled, metadata, idempotency_key) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+                 rpm, tpm, max_concurrency, allowed_models, expires_at, disabled, metadata, idempotency_key, capture_content) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
                 .bind(new.id).bind(new.name).bind(new.key_hash).bind(new.key_prefix).bind(now)
                 .bind(p.budget_nanos).bind(p.budget_reset.as_str()).bind(as_i64(p.rpm)).bind(as_i64(p.tpm))
                 .bind(as_i64(p.max_concurrency)).bind(json_text(&p.allowed_models)).bind(p.expires_at)
-                .bind(p.disabled).bind(json_text(&p.metadata)).bind(new.idempotency_key)
+                .bind(p.disabled).bind(json_text(&p.metadata)).bind(new.idempotency_key).bind(p.capture_content)
                 .execute(&mut *tx).await;
             match r {
                 Ok(_) => {
@@ -222,11 +224,11 @@ impl Store {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(
                 "UPDATE api_keys SET name = $1, budget_nanos = $2, budget_reset = $3, rpm = $4, tpm = $5, \
-                 max_concurrency = $6, allowed_models = $7, expires_at = $8, disabled = $9, metadata = $10, updated_at = $11 \
-                 WHERE id = $12")
+                 max_concurrency = $6, allowed_models = $7, expires_at = $8, disabled = $9, metadata = $10, updated_at = $11, \
+                 capture_content = $13 WHERE id = $12")
                 .bind(name).bind(p.budget_nanos).bind(p.budget_reset.as_str()).bind(as_i64(p.rpm)).bind(as_i64(p.tpm))
                 .bind(as_i64(p.max_concurrency)).bind(json_text(&p.allowed_models)).bind(p.expires_at)
-                .bind(p.disabled).bind(json_text(&p.metadata)).bind(now).bind(id)
+                .bind(p.disabled).bind(json_text(&p.metadata)).bind(now).bind(id).bind(p.capture_content)
                 .execute(&mut *tx).await?.rows_affected();
             bump_version!(self, tx);
             tx.commit().await?;

@@ -4,12 +4,14 @@
 //! and run against whichever pool is live through `on_pool!`. Depends on `types` only.
 
 mod config_apply;
+mod content;
 mod keys;
 mod ledger;
 mod limits;
 mod presets;
 mod records;
 mod registry;
+mod retention;
 pub mod sanitize;
 
 use std::str::FromStr;
@@ -20,12 +22,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use config_apply::ConfigApplied;
+pub use content::CapturedContent;
 pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use limits::{LimitCells, LimitWrite, SLOT_TTL_US};
 pub use presets::{PresetVersion, Saved, StoredPreset};
 pub use records::{AttemptRecord, Inserted, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
+pub use retention::{partition_name, Purged, PARTITIONED};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

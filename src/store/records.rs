@@ -81,6 +81,10 @@ pub struct RequestRecord {
     /// The preset the request used, as `NAME@vN`.
     pub preset: Option<String>,
     pub attempts: Vec<AttemptRecord>,
+    /// Captured prompt and completion, when capture is on for this request. Never
+    /// serialised: records are logged when they cannot be written, and content must not be.
+    #[serde(skip)]
+    pub content: Option<Box<super::CapturedContent>>,
 }
 
 impl RequestRecord {
@@ -220,6 +224,7 @@ impl From<RequestRow> for RequestRecord {
             finish_reason: r.finish_reason,
             preset: r.preset,
             attempts: Vec::new(),
+            content: None,
         }
     }
 }
@@ -245,14 +250,19 @@ impl Store {
         // 27 and 9 bound values per row keep each statement far below both backends' limits.
         const REQUESTS_PER_STATEMENT: usize = 100;
         const ATTEMPTS_PER_STATEMENT: usize = 400;
-        let attempts: Vec<(&str, i64, &AttemptRecord)> = batch
+        const CONTENT_PER_STATEMENT: usize = 8;
+        let attempts: Vec<(&RequestRecord, i64, &AttemptRecord)> = batch
             .iter()
             .flat_map(|r| {
                 r.attempts
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (r.id.as_str(), i as i64, a))
+                    .map(move |(i, a)| (&**r, i as i64, a))
             })
+            .collect();
+        let contents: Vec<(&RequestRecord, &super::CapturedContent)> = batch
+            .iter()
+            .filter_map(|r| r.content.as_deref().map(|c| (&**r, c)))
             .collect();
         let inserted = on_conn!(self, CALL_DEADLINE, c => {
             let mut tx = sqlx::Connection::begin(&mut *c).await?;
@@ -271,13 +281,15 @@ impl Store {
                         .push_bind(&r.external_user).push_bind(&r.session_id).push_bind(&r.preset);
                 });
                 if rows.iter().any(|r| r.key_id.is_some()) {
-                    // Which rows this call inserted decides whose spend it counts.
-                    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                    // Which rows this call inserted decides whose spend it counts. (No conflict
+                    // target: on PostgreSQL the partitioned table is unique on (id,
+                    // created_at), and a retried record carries the same created_at.)
+                    q.push(" ON CONFLICT DO NOTHING RETURNING id");
                     let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
                     inserted.extend(ids.into_iter().map(|(id,)| id));
                 } else {
                     // No money in these rows: a count is enough (and cheaper on SQLite).
-                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    q.push(" ON CONFLICT DO NOTHING");
                     let n = q.build().execute(&mut *tx).await?.rows_affected() as usize;
                     unkeyed += n;
                 }
@@ -285,13 +297,27 @@ impl Store {
             for rows in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO request_attempts (request_id, position, provider, model, upstream_model, outcome, \
-                     status, error, latency_ms) ",
+                     status, error, latency_ms, created_at) ",
                 );
-                q.push_values(rows, |mut b, (id, i, a)| {
-                    b.push_bind(*id).push_bind(*i).push_bind(&a.provider).push_bind(&a.model).push_bind(&a.upstream_model)
-                        .push_bind(&a.outcome).push_bind(a.status).push_bind(&a.error).push_bind(a.latency_ms);
+                q.push_values(rows, |mut b, (r, i, a)| {
+                    b.push_bind(&r.id).push_bind(*i).push_bind(&a.provider).push_bind(&a.model).push_bind(&a.upstream_model)
+                        .push_bind(&a.outcome).push_bind(a.status).push_bind(&a.error).push_bind(a.latency_ms)
+                        .push_bind(r.created_at);
                 });
-                q.push(" ON CONFLICT (request_id, position) DO NOTHING");
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            // Captured content goes with its record (few rows a statement: each may be large).
+            for rows in contents.chunks(CONTENT_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO request_content (request_id, created_at, request_body, request_truncated, \
+                     response_body, response_truncated) ",
+                );
+                q.push_values(rows, |mut b, (r, c)| {
+                    b.push_bind(&r.id).push_bind(r.created_at).push_bind(&c.request_body).push_bind(c.request_truncated)
+                        .push_bind(&c.response_body).push_bind(c.response_truncated);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
             let fresh: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();

@@ -90,6 +90,10 @@ pub struct KeyPolicy {
     pub expires_at: Option<i64>,
     pub disabled: bool,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// This key's prompts and completions are stored when `[accounting] capture_content` is
+    /// `"per_key"`.
+    #[serde(default)]
+    pub capture_content: bool,
 }
 
 impl KeyPolicy {
@@ -168,6 +172,8 @@ pub struct KeyChange {
     pub disabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     pub metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    #[serde(default)]
+    pub capture_content: Option<bool>,
 }
 
 fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -224,6 +230,9 @@ impl KeyChange {
         }
         if let Some(d) = self.disabled {
             p.disabled = d;
+        }
+        if let Some(c) = self.capture_content {
+            p.capture_content = c;
         }
         if let Some(m) = &self.metadata {
             p.metadata = m.clone();

@@ -39,6 +39,7 @@ mod provider_bedrock;
 mod provider_gemini;
 mod replicas;
 mod responses;
+mod retention;
 mod sdk;
 mod sdk_openrouter;
 mod store_contract;

@@ -38,6 +38,7 @@ pub fn key_view(k: &KeyRow, spend: Option<&SpendTotals>, reserved_nanos: i64) ->
         "allowed_models": p.allowed_models,
         "expires_at": p.expires_at.map(format_rfc3339),
         "metadata": p.metadata,
+        "capture_content": p.capture_content,
     });
     if let Some(s) = spend {
         let period = period_spend(p, s);

@@ -479,7 +479,13 @@ async fn get_request(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     match s.store.get_request(&id).await? {
-        Some(r) => Ok(Json(json!(r))),
+        Some(r) => {
+            // Captured content is shown here only (never in listings or logs).
+            let content = s.store.get_content(&id).await?;
+            let mut v = json!(r);
+            v["content"] = json!(content);
+            Ok(Json(v))
+        }
         None => Err(ApiError::NotFound(format!(
             "no request `{id}` (records are written within a second)"
         ))),

@@ -63,14 +63,18 @@ struct Planned {
     translation_dropped: Vec<&'static str>,
     plan: Plan,
     preset: Option<Applied>,
+    /// The request's content, when capture is on for it.
+    capture: Option<crate::exec::capture::Capture>,
 }
 
 async fn parse_and_plan(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    capture_for: Option<&crate::auth::Principal>,
 ) -> Result<Planned, ApiError> {
     let bytes = admit::body(state, body).await?;
+    let capture = capture_for.and_then(|p| admit::capture(state, p, &bytes, false));
     let (body, preset) = admit::parse(state, &bytes, Door::Messages)?;
     drop(bytes);
     let msg = MessagesRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
@@ -116,6 +120,7 @@ async fn parse_and_plan(
         translation_dropped,
         plan,
         preset,
+        capture,
     })
 }
 
@@ -136,7 +141,7 @@ async fn admit_and_run(
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
-    let mut p = parse_and_plan(state, headers, body).await?;
+    let mut p = parse_and_plan(state, headers, body, Some(&principal)).await?;
     if p.msg.max_tokens.is_none() {
         return Err(admit::refused(
             state,
@@ -163,6 +168,7 @@ async fn admit_and_run(
     );
     meter.attribute(&p.msg.attribution);
     admit::note_preset(&mut meter, p.preset.as_ref());
+    meter.capture(p.capture.take());
     let preset = p.preset.take();
     let mut resp = match run(state, ctx, p, &mut meter).await {
         Ok(resp) => resp,
@@ -195,6 +201,7 @@ async fn run(
         translation_dropped,
         plan,
         preset: _,
+        capture: _,
     } = p;
     if !msg.stream {
         let (completion, attempt) = exec::complete(&plan, &req, meter).await?;
@@ -272,7 +279,7 @@ async fn count(
 ) -> Result<Response, ApiError> {
     let _ = ctx;
     admit::authenticate(state, headers).await?;
-    let p = parse_and_plan(state, headers, body).await?;
+    let p = parse_and_plan(state, headers, body, None).await?;
     let mut answer: Option<RawObject> = None;
     if let (Some(attempt), Some(native)) = (p.plan.attempts.first(), &p.exec.native) {
         if attempt

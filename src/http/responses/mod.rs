@@ -64,6 +64,7 @@ async fn admit_and_run(
 ) -> Result<Response, ApiError> {
     let principal = admit::authenticate(state, headers).await?;
     let bytes = admit::body(state, body).await?;
+    let capture = admit::capture(state, &principal, &bytes, false);
     let (body, applied) = admit::parse(state, &bytes, preset::Door::Responses)?;
     drop(bytes);
     let r = ResponsesRequest::from_body(body).map_err(|e| admit::refused(state, e.into()))?;
@@ -102,6 +103,7 @@ async fn admit_and_run(
     );
     meter.attribute(&r.attribution);
     admit::note_preset(&mut meter, applied.as_ref());
+    meter.capture(capture);
     let mut echoed = RawObject::new();
     for key in ECHOED {
         if let Some(v) = r.body.get(key) {
