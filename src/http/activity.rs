@@ -130,7 +130,13 @@ mod tests {
             (today - DAY_S, today)
         );
         assert!(range(Some("2025-07-25"), now).is_ok());
-        for bad in ["2025-08-24", "2025-07-24", "2025-8-1", "yesterday", "2025-02-30"] {
+        for bad in [
+            "2025-08-24",
+            "2025-07-24",
+            "2025-8-1",
+            "yesterday",
+            "2025-02-30",
+        ] {
             assert!(range(Some(bad), now).is_err(), "{bad}");
         }
     }

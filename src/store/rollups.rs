@@ -216,7 +216,10 @@ const DAY: i64 = 86_400;
 
 /// The statement adding `rows` to a rollup table: one multi-row upsert (keys are distinct,
 /// as PostgreSQL requires of one statement).
-pub(super) fn upsert<'a, DB>(grain: Grain, rows: &'a [(&'a RollupKey, &'a Sums)]) -> QueryBuilder<'a, DB>
+pub(super) fn upsert<'a, DB>(
+    grain: Grain,
+    rows: &'a [(&'a RollupKey, &'a Sums)],
+) -> QueryBuilder<'a, DB>
 where
     DB: sqlx::Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -447,16 +450,36 @@ mod tests {
 
     #[test]
     fn day_buckets_read_whole_days_daily_and_the_ends_hourly() {
-        let q = |from, to, bucket_secs| UsageQuery { from, to, bucket_secs, ..Default::default() };
+        let q = |from, to, bucket_secs| UsageQuery {
+            from,
+            to,
+            bucket_secs,
+            ..Default::default()
+        };
         assert_eq!(parts(&q(0, 3 * DAY, DAY)), vec![(Grain::Day, 0, 3 * DAY)]);
-        assert_eq!(parts(&q(10, 3 * DAY + 5, 3600)), vec![(Grain::Hour, 10, 3 * DAY + 5)]);
+        assert_eq!(
+            parts(&q(10, 3 * DAY + 5, 3600)),
+            vec![(Grain::Hour, 10, 3 * DAY + 5)]
+        );
         assert_eq!(
             parts(&q(10, 3 * DAY + 5, DAY)),
-            vec![(Grain::Day, DAY, 3 * DAY), (Grain::Hour, 10, DAY), (Grain::Hour, 3 * DAY, 3 * DAY + 5)]
+            vec![
+                (Grain::Day, DAY, 3 * DAY),
+                (Grain::Hour, 10, DAY),
+                (Grain::Hour, 3 * DAY, 3 * DAY + 5)
+            ]
         );
-        assert_eq!(parts(&q(10, DAY + 5, DAY)), vec![(Grain::Hour, 10, DAY + 5)]);
+        assert_eq!(
+            parts(&q(10, DAY + 5, DAY)),
+            vec![(Grain::Hour, 10, DAY + 5)]
+        );
         // Every hour of a range is read exactly once.
-        for (from, to) in [(0, 5 * DAY), (3599, 2 * DAY + 3601), (DAY - 1, DAY + 1), (7 * 3600, 9 * DAY)] {
+        for (from, to) in [
+            (0, 5 * DAY),
+            (3599, 2 * DAY + 3601),
+            (DAY - 1, DAY + 1),
+            (7 * 3600, 9 * DAY),
+        ] {
             for h in (0..10 * DAY).step_by(3600) {
                 let n = parts(&q(from, to, DAY))
                     .iter()
@@ -480,9 +503,15 @@ mod tests {
         ];
         let m = rollup_of(rs.iter());
         assert_eq!(m.len(), 3);
-        let (k, s) = m.iter().find(|(k, _)| k.key_id == "k" && k.hour == 3600).unwrap();
+        let (k, s) = m
+            .iter()
+            .find(|(k, _)| k.key_id == "k" && k.hour == 3600)
+            .unwrap();
         assert_eq!((k.model.as_str(), k.app.as_str()), ("served", "https://x"));
-        assert_eq!((s.requests, s.errors, s.prompt_tokens, s.cost_nanos), (2, 0, 20, 14));
+        assert_eq!(
+            (s.requests, s.errors, s.prompt_tokens, s.cost_nanos),
+            (2, 0, 20, 14)
+        );
         assert_eq!(s.latency.iter().sum::<i64>(), 2);
         assert_eq!((s.ttft.iter().sum::<i64>(), s.ttft_ms_sum), (1, 200));
         let (k, s) = m.iter().find(|(k, _)| k.key_id.is_empty()).unwrap();
@@ -495,6 +524,9 @@ mod tests {
         let days = by_day(&m);
         assert_eq!(days.len(), 2);
         assert!(days.keys().all(|k| k.hour == 0));
-        assert_eq!(Sums::from_values(&merged.values().collect::<Vec<_>>()), merged);
+        assert_eq!(
+            Sums::from_values(&merged.values().collect::<Vec<_>>()),
+            merged
+        );
     }
 }

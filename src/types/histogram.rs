@@ -78,13 +78,17 @@ mod tests {
     /// of the bucket of the exact quantile (the ⌈q·n⌉-th smallest value).
     #[test]
     fn quantile_is_exact_to_the_bucket() {
-        let values = [0, 3, 5, 9, 10, 49, 50, 99, 100, 740, 999, 1_000, 59_999, 60_000, 200_000];
+        let values = [
+            0, 3, 5, 9, 10, 49, 50, 99, 100, 740, 999, 1_000, 59_999, 60_000, 200_000,
+        ];
         let mut seed = 7u64;
         for len in 1..40 {
             for _ in 0..50 {
                 let mut sample: Vec<i64> = (0..len)
                     .map(|_| {
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         values[(seed >> 33) as usize % values.len()]
                     })
                     .collect();
@@ -97,7 +101,11 @@ mod tests {
                     let rank = ((q * len as f64).ceil() as usize).clamp(1, len);
                     let exact = sample[rank - 1];
                     let (low, high) = bucket_range(bucket_of(exact));
-                    assert_eq!(quantile(&counts, q), Some(high.unwrap_or(low)), "q={q} {sample:?}");
+                    assert_eq!(
+                        quantile(&counts, q),
+                        Some(high.unwrap_or(low)),
+                        "q={q} {sample:?}"
+                    );
                 }
             }
         }

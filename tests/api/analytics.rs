@@ -190,14 +190,22 @@ async fn usage_counts_what_the_log_holds_exactly() {
     let now = switchyard::types::now_ms() / 1000;
     let (_, days) = admin_get(
         app,
-        &format!("/admin/usage?bucket=day&from={}&to={}", now - 3 * 86_400, now + 3600),
+        &format!(
+            "/admin/usage?bucket=day&from={}&to={}",
+            now - 3 * 86_400,
+            now + 3600
+        ),
     )
     .await;
     for row in days["data"].as_array().unwrap() {
         assert_eq!(n(row, "t") % 86_400, 0);
     }
     assert_eq!(n(&days["totals"], "requests"), 9);
-    let (_, before) = admin_get(app, &format!("/admin/usage?from={}&to={}", now - 5 * 86_400, now - 7200)).await;
+    let (_, before) = admin_get(
+        app,
+        &format!("/admin/usage?from={}&to={}", now - 5 * 86_400, now - 7200),
+    )
+    .await;
     assert_eq!(before["data"], json!([]));
     assert_eq!(n(&before["totals"], "requests"), 0);
     assert!(before["totals"]["latency_ms_p50"].is_null());
@@ -265,12 +273,18 @@ async fn activity_is_per_day_model_and_endpoint_and_scoped_to_the_key() {
     assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
     let hash = switchyard::auth::hash_key(key_b);
     let b_only = app
-        .get_json(&format!("/api/v1/activity?api_key_hash={hash}"), Some(MASTER))
+        .get_json(
+            &format!("/api/v1/activity?api_key_hash={hash}"),
+            Some(MASTER),
+        )
         .await;
     assert_eq!(b_only["data"].as_array().unwrap().len(), 1);
     assert_eq!(b_only["data"][0]["model"], "other/m");
     let a_only = app
-        .get_json(&format!("/api/v1/activity?key_id={id_a}&date={date}"), Some(MASTER))
+        .get_json(
+            &format!("/api/v1/activity?key_id={id_a}&date={date}"),
+            Some(MASTER),
+        )
         .await;
     assert_eq!(a_only["data"], mine["data"]);
     // A key cannot look at another's.
@@ -296,7 +310,12 @@ async fn activity_is_per_day_model_and_endpoint_and_scoped_to_the_key() {
         assert_eq!(status, want, "{q}: {body}");
         assert_eq!(body["error"]["code"], want, "{body}");
     }
-    let resp = app.client.get(app.url("/api/v1/activity")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/api/v1/activity"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_of(resp).await.0, 401);
 }
 
@@ -357,7 +376,11 @@ async fn the_request_log_filters_and_pages_by_keyset() {
     let (_, v) = admin_get(app, "/admin/requests?outcome=success&provider=one").await;
     assert_eq!(count(&v), 5);
     let now = switchyard::types::now_ms() / 1000;
-    let (_, v) = admin_get(app, &format!("/admin/requests?from={}&to={}", now - 600, now + 1)).await;
+    let (_, v) = admin_get(
+        app,
+        &format!("/admin/requests?from={}&to={}", now - 600, now + 1),
+    )
+    .await;
     assert_eq!(count(&v), 6);
     let (_, v) = admin_get(app, &format!("/admin/requests?to={}", now - 600)).await;
     assert_eq!(count(&v), 0);
@@ -419,7 +442,14 @@ async fn a_retried_batch_is_counted_once() {
         .collect();
     assert_eq!(store.insert_records(&batch, "h").await.unwrap().len(), 600);
     let once = totals(&store).await;
-    assert_eq!(store.insert_records(&batch[..300], "h").await.unwrap().len(), 0);
+    assert_eq!(
+        store
+            .insert_records(&batch[..300], "h")
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     // A batch half old, half new counts the new half only.
     let more: Vec<Arc<RequestRecord>> = (550..650)
         .map(|i| Arc::new(record(i, 1_700_000_000_000 + i as i64 * 400_000)))
@@ -427,7 +457,10 @@ async fn a_retried_batch_is_counted_once() {
     assert_eq!(store.insert_records(&more, "h").await.unwrap().len(), 50);
     let after = totals(&store).await;
     let want = switchyard::store::rollup_of(
-        (0..650).map(|i| record(i, 1_700_000_000_000 + i as i64 * 400_000)).collect::<Vec<_>>().iter(),
+        (0..650)
+            .map(|i| record(i, 1_700_000_000_000 + i as i64 * 400_000))
+            .collect::<Vec<_>>()
+            .iter(),
     );
     let mut expected = switchyard::store::Sums::default();
     for s in want.values() {
@@ -560,8 +593,16 @@ async fn the_analytics_bench_runs_small() {
         Ok(u) if !u.is_empty() => ("postgres", Some(u)),
         _ => ("sqlite", None),
     };
-    let cli = if backend.0 == "sqlite" { "sqlite3" } else { "psql" };
-    if std::process::Command::new(cli).arg("--version").output().is_err() {
+    let cli = if backend.0 == "sqlite" {
+        "sqlite3"
+    } else {
+        "psql"
+    };
+    if std::process::Command::new(cli)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipping: needs the {cli} command");
         return;
     }
@@ -580,5 +621,9 @@ async fn the_analytics_bench_runs_small() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("activity one key"), "{stdout}\n{stderr}");
-    assert_eq!(stdout.lines().filter(|l| l.contains(" ms ")).count(), 18, "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" ms ")).count(),
+        18,
+        "{stdout}"
+    );
 }

@@ -491,7 +491,12 @@ async fn list_requests(
     let before = match q.before.filter(|b| !b.is_empty()) {
         Some(id) => match s.store.request_created_at(&id).await? {
             Some(at) => Some((at, id)),
-            None => return Err(invalid(format!("no request `{id}` to page from"), Some("before"))),
+            None => {
+                return Err(invalid(
+                    format!("no request `{id}` to page from"),
+                    Some("before"),
+                ))
+            }
         },
         None => None,
     };
@@ -508,7 +513,9 @@ async fn list_requests(
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
-    Ok(Json(json!({ "object": "list", "data": rows, "next_before": next })))
+    Ok(Json(
+        json!({ "object": "list", "data": rows, "next_before": next }),
+    ))
 }
 
 async fn get_request(

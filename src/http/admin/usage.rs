@@ -149,18 +149,32 @@ mod tests {
 
     fn params(q: &str) -> Result<UsageQuery, ApiError> {
         let uri: axum::http::Uri = format!("/admin/usage?{q}").parse().unwrap();
-        let axum::extract::Query(p) = axum::extract::Query::<UsageParams>::try_from_uri(&uri).unwrap();
+        let axum::extract::Query(p) =
+            axum::extract::Query::<UsageParams>::try_from_uri(&uri).unwrap();
         p.into_query(1_000_000)
     }
 
     #[test]
     fn parameters_default_to_the_last_day_by_hour() {
         let q = params("").unwrap();
-        assert_eq!((q.from, q.to, q.bucket_secs), (1_000_000 - 86_400, 1_000_000, 3600));
+        assert_eq!(
+            (q.from, q.to, q.bucket_secs),
+            (1_000_000 - 86_400, 1_000_000, 3600)
+        );
         assert!(q.group_by.is_none());
         let q = params("from=0&to=86400&bucket=day&group_by=model&key=k").unwrap();
-        assert_eq!((q.bucket_secs, q.group_by, q.key_id.as_deref()), (86_400, Some(Dimension::Model), Some("k")));
-        for bad in ["bucket=week", "group_by=user", "from=5&to=5", "from=10&to=5", "from=-1&to=5", "from=0&to=999999999"] {
+        assert_eq!(
+            (q.bucket_secs, q.group_by, q.key_id.as_deref()),
+            (86_400, Some(Dimension::Model), Some("k"))
+        );
+        for bad in [
+            "bucket=week",
+            "group_by=user",
+            "from=5&to=5",
+            "from=10&to=5",
+            "from=-1&to=5",
+            "from=0&to=999999999",
+        ] {
             assert!(params(bad).is_err(), "{bad}");
         }
     }
