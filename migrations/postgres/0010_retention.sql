@@ -62,6 +62,14 @@ INSERT INTO request_attempts
 DROP TABLE request_attempts_old;
 DROP TABLE requests_old;
 
+-- The request log's filter indexes (0009), on the partitioned table now (their names were
+-- the old table's until it was dropped).
+CREATE INDEX requests_created_id ON requests (created_at, id);
+CREATE INDEX requests_key_created_id ON requests (key_id, created_at, id);
+CREATE INDEX requests_model_created_id ON requests ((COALESCE(served_model, requested_model)), created_at, id);
+CREATE INDEX requests_provider_created_id ON requests (provider, created_at, id);
+CREATE INDEX requests_outcome_created_id ON requests (outcome, created_at, id);
+
 -- Captured prompts and completions (off by default; see [accounting] capture_content),
 -- kept for their own, shorter retention. Written with the record, in the same transaction.
 CREATE TABLE request_content (

@@ -2,6 +2,7 @@
 //! for OpenRouter users who change only the host, under `/api/v1`.
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod admit;
 pub mod canonical;
@@ -118,6 +119,7 @@ fn api(openrouter: bool) -> Router<AppState> {
             .route("/models/{*slug}", get(catalog::model_path))
             .route("/model/{*slug}", get(catalog::model))
             .route("/providers", get(catalog::providers))
+            .route("/activity", get(activity::activity))
     } else {
         routes
             .route("/models", get(models::list))

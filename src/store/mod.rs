@@ -12,6 +12,7 @@ mod presets;
 mod records;
 mod registry;
 mod retention;
+mod rollups;
 pub mod sanitize;
 
 use std::str::FromStr;
@@ -27,9 +28,10 @@ pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use limits::{LimitCells, LimitWrite, SLOT_TTL_US};
 pub use presets::{PresetVersion, Saved, StoredPreset};
-pub use records::{AttemptRecord, Inserted, RequestRecord, StoredRequest};
+pub use records::{AttemptRecord, Inserted, RequestFilter, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
 pub use retention::{partition_name, Purged, PARTITIONED};
+pub use rollups::{rollup_of, ActivityRow, Dimension, RollupKey, Sums, UsageQuery, UsageRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

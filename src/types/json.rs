@@ -425,7 +425,10 @@ mod tests {
         assert_eq!(obj.get("plain").unwrap().get(), r#""x\u00e9""#);
         // serde sees the same members.
         let v: serde_json::Value = serde_json::to_value(&obj).unwrap();
-        assert_eq!(v, serde_json::json!({"a\"b": [1, 2], "plain": "x\u{e9}", "n": null}));
+        assert_eq!(
+            v,
+            serde_json::json!({"a\"b": [1, 2], "plain": "x\u{e9}", "n": null})
+        );
         let back: RawObject = serde_json::from_value(v).unwrap();
         assert_eq!(back.get("n").unwrap().get(), "null");
     }

@@ -12,6 +12,7 @@ mod schema;
 
 mod admin_input;
 mod agents;
+mod analytics;
 mod attribution;
 mod auth_admin;
 mod catalog;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: the same figure on an idle or a busy
+# machine (bench/run.sh's CPU figures move with whatever else runs), so two revisions can be
+# compared on a shared machine. Each revision's release binary serves the bench config in
+# front of the same fake upstream (nginx) under callgrind; counters are zeroed after a warm-up
+# and read after INSTR_N requests of each kind, so start-up and warm-up are not counted.
+#
+#   bash bench/instructions.sh                 # the work tree
+#   bash bench/instructions.sh ea0eddf HEAD    # revisions, built from clean exports; ratios
+#                                              # are against the first one
+# Knobs: INSTR_N (requests per kind, 400), INSTR_CONC (client connections, 4),
+#   INSTR_WORK (/tmp/sy-instr). Ports 18180-18181.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+WORK=${INSTR_WORK:-/tmp/sy-instr}
+N=${INSTR_N:-400}
+CONC=${INSTR_CONC:-4}
+GW_PORT=18180
+FAKE_PORT=18181
+export PATH="$HOME/.cargo/bin:$PATH"
+LOG_TAG=instr
+source "$HERE/lib.sh"
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind
+
+start_processes
+ports_free $GW_PORT $FAKE_PORT
+rm -rf "$WORK" && mkdir -p "$WORK/fake"/{client_body,proxy_temp,fastcgi,uwsgi,scgi}
+chmod -R a+rwx "$WORK/fake"
+
+# ------------------------------------------------------------------ binaries
+binary_of() { # $1 = revision or "" for the work tree; prints the binary's path
+    local src=$ROOT target="$ROOT/target"
+    if [ -n "$1" ]; then
+        local rev
+        rev=$(git -C "$ROOT" rev-parse --short "$1^{commit}") || die "unknown revision $1"
+        src="$WORK-src-$rev"
+        if [ ! -f "$src/Cargo.toml" ]; then
+            rm -rf "$src" && mkdir -p "$src"
+            git -C "$ROOT" archive "$rev" | tar -x -C "$src"
+        fi
+        # One target dir for every revision: only the gateway's own crate is rebuilt. Cargo
+        # sees the exports as one package and judges freshness by mtime, and an export's
+        # files carry its commit's time: touch them so this revision is the one built.
+        target="$ROOT/target/bench-revs"
+        find "$src" -name '*.rs' -exec touch {} +
+    fi
+    log "cargo build --release ${1:-(work tree)}"
+    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release --quiet)
+    local out="$WORK/switchyard-${1:-worktree}"
+    cp "$target/release/switchyard" "$out"
+    echo "$out"
+}
+
+revs=("$@")
+[ ${#revs[@]} -gt 0 ] || revs=("")
+bins=()
+for r in "${revs[@]}"; do bins+=("$(binary_of "$r")"); done
+
+# ------------------------------------------------------------------ fake upstream
+{
+    nginx_common "$WORK/fake"
+    echo "http {"
+    nginx_http_common "$WORK/fake"
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$FAKE_PORT;
+        location = /json/v1/chat/completions { default_type application/json; return 200 '$JSON_BODY'; }
+        location = /sse/v1/chat/completions { default_type text/event-stream; return 200 '$SSE_BODY'; }
+        location = /msg/v1/messages { default_type text/event-stream; return 200 '$MSG_BODY'; }
+    }
+}
+EOF
+} >"$WORK/fake/nginx.conf"
+nginx -c "$WORK/fake/nginx.conf" -p "$WORK/fake" &
+PIDS+=($!)
+sed "s/127.0.0.1:18081/127.0.0.1:$FAKE_PORT/" "$HERE/switchyard-bench.toml" >"$WORK/bench.toml"
+
+CHAT='{"model":"bench/fast","messages":[{"role":"user","content":"Say hello."}]}'
+STREAM='{"model":"bench/stream","stream":true,"messages":[{"role":"user","content":"Say hello."}]}'
+MSGS='{"model":"bench/claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello."}]}'
+kinds=(json stream messages)
+declare -A body=([json]=$CHAT [stream]=$STREAM [messages]=$MSGS)
+declare -A path=([json]=/v1/chat/completions [stream]=/v1/chat/completions [messages]=/v1/messages)
+
+load() { # $1 = kind, $2 = requests
+    oha -n "$2" -c "$CONC" "${OHA_NOTUI[@]}" -m POST -H 'content-type: application/json' \
+        -d "${body[$1]}" "http://127.0.0.1:$GW_PORT${path[$1]}" >/dev/null
+}
+
+summary() { # the Ir total of the newest dump of $1
+    local f
+    f=$(ls -t "$WORK"/cg.out."$1"* | head -1)
+    awk '/^summary:/ {print $2}' "$f"
+}
+
+declare -A ir
+for i in "${!bins[@]}"; do
+    bin=${bins[$i]}
+    rm -f "$WORK/bench.db"*
+    SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" \
+        SWITCHYARD_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out.%p" \
+        "$bin" --config "$WORK/bench.toml" serve 2>"$WORK/valgrind-$i.log" &
+    pid=$!
+    for _ in $(seq 1 600); do
+        curl -fsS "http://127.0.0.1:$GW_PORT/health" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    for k in "${kinds[@]}"; do
+        load "$k" 100 # warm-up: connections, caches, the stats' first entries
+        sleep 1        # let the request-log writer flush the warm-up's records
+        callgrind_control -z "$pid" >/dev/null
+        load "$k" "$N"
+        sleep 1        # ... and this phase's records, which are part of a request's cost
+        callgrind_control -d "$pid" >/dev/null
+        ir[$i,$k]=$(summary "$pid")
+    done
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+
+label() { local r=${revs[$1]}; echo "${r:-work tree}"; }
+{
+    printf 'instructions per request (callgrind, %d requests per kind, %d connections)\n' "$N" "$CONC"
+    printf '%-14s' revision
+    for k in "${kinds[@]}"; do printf '%18s' "$k"; done
+    echo
+    for i in "${!bins[@]}"; do
+        printf '%-14s' "$(label "$i")"
+        for k in "${kinds[@]}"; do
+            per=$(( ${ir[$i,$k]} / N ))
+            base=$(( ${ir[0,$k]} / N ))
+            printf '%11d (%s)' "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a / b}')"
+        done
+        echo
+    done
+} | tee "$WORK/result.txt"
