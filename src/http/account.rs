@@ -22,12 +22,12 @@ use crate::types::time::format_rfc3339;
 use crate::types::usage::nanos_to_usd;
 
 /// Who asks: a gateway key, or the master key (`None`).
-enum Caller {
+pub(super) enum Caller {
     Key(KeyInfo),
     Master,
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let master = state.settings.master_key.as_ref().map(|k| k.expose());
     if master.is_some() && auth::authenticate_admin(headers, master).is_ok() {
         return Ok(Caller::Master);

@@ -3,6 +3,7 @@
 //! `/admin` and its dashboard under `/dashboard`.
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod admit;
 pub mod canonical;
@@ -120,6 +121,7 @@ fn api(openrouter: bool) -> Router<AppState> {
             .route("/models/{*slug}", get(catalog::model_path))
             .route("/model/{*slug}", get(catalog::model))
             .route("/providers", get(catalog::providers))
+            .route("/activity", get(activity::activity))
     } else {
         routes
             .route("/models", get(models::list))

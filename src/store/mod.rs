@@ -10,6 +10,7 @@ mod limits;
 mod presets;
 mod records;
 mod registry;
+mod rollups;
 pub mod sanitize;
 
 use std::str::FromStr;
@@ -24,8 +25,9 @@ pub use keys::{KeyRow, NewKeyRow, REGISTRY_CHANNEL};
 pub use ledger::{LeaseAsk, LeaseGrant, SpendTotals};
 pub use limits::{LimitCells, LimitWrite, SLOT_TTL_US};
 pub use presets::{PresetVersion, Saved, StoredPreset};
-pub use records::{AttemptRecord, Inserted, RequestRecord, StoredRequest};
+pub use records::{AttemptRecord, Inserted, RequestFilter, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
+pub use rollups::{rollup_of, ActivityRow, Dimension, RollupKey, Sums, UsageQuery, UsageRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

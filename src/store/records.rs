@@ -132,20 +132,32 @@ impl RequestRecord {
 /// What one `insert_records` call inserted (rows already there are skipped).
 #[derive(Debug, Default)]
 pub struct Inserted {
-    /// Ids of the inserted records of statements that carried money (any keyed record).
+    /// Ids of the records this call inserted.
     pub ids: Vec<String>,
-    /// How many records of statements without any key were inserted.
-    pub unkeyed: usize,
 }
 
 impl Inserted {
     pub fn len(&self) -> usize {
-        self.ids.len() + self.unkeyed
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.ids.is_empty()
     }
+}
+
+/// Which requests a page of the log holds; `None` is no filter.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub key_id: Option<String>,
+    /// The served model, else the requested one.
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub outcome: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Rows strictly older than this `(created_at, id)`.
+    pub before: Option<(i64, String)>,
 }
 
 /// A stored request with its attempts, as the admin API returns it.
@@ -234,7 +246,8 @@ impl Store {
     /// record, which matters on SQLite, where every statement is a hop to its worker thread.
     ///
     /// The same transaction adds each newly inserted record's cost to its key's daily spend
-    /// and to `holder`'s budget lease, so money is counted exactly once even when a batch is
+    /// and to `holder`'s budget lease, and the record to the hourly usage rollups, so money
+    /// and usage are counted exactly once even when a batch is
     /// retried after a commit whose answer was lost (`ON CONFLICT DO NOTHING ... RETURNING`
     /// names only the rows this call inserted).
     pub async fn insert_records(
@@ -257,7 +270,6 @@ impl Store {
         let inserted = on_conn!(self, CALL_DEADLINE, c => {
             let mut tx = sqlx::Connection::begin(&mut *c).await?;
             let mut inserted: Vec<String> = Vec::with_capacity(batch.len());
-            let mut unkeyed = 0usize;
             for rows in batch.chunks(REQUESTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO requests ({REQUEST_COLUMNS}) "));
                 q.push_values(rows, |mut b, r| {
@@ -270,17 +282,10 @@ impl Store {
                         .push_bind(r.cache_write_tokens).push_bind(&r.finish_reason)
                         .push_bind(&r.external_user).push_bind(&r.session_id).push_bind(&r.preset);
                 });
-                if rows.iter().any(|r| r.key_id.is_some()) {
-                    // Which rows this call inserted decides whose spend it counts.
-                    q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-                    let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                    inserted.extend(ids.into_iter().map(|(id,)| id));
-                } else {
-                    // No money in these rows: a count is enough (and cheaper on SQLite).
-                    q.push(" ON CONFLICT (id) DO NOTHING");
-                    let n = q.build().execute(&mut *tx).await?.rows_affected() as usize;
-                    unkeyed += n;
-                }
+                // Which rows this call inserted decides whose spend and which rollups it counts.
+                q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                inserted.extend(ids.into_iter().map(|(id,)| id));
             }
             for rows in attempts.chunks(ATTEMPTS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new(
@@ -295,7 +300,19 @@ impl Store {
                 q.build().execute(&mut *tx).await?;
             }
             let fresh: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
-            let spends = spend_by_key_and_day(batch.iter().map(|r| &**r).filter(|r| fresh.contains(r.id.as_str())));
+            let fresh_records = || batch.iter().map(|r| &**r).filter(|r| fresh.contains(r.id.as_str()));
+            let spends = spend_by_key_and_day(fresh_records());
+            {
+                use super::rollups::{by_day, rollup_of, upsert, Grain, ROWS_PER_UPSERT};
+                let hourly = rollup_of(fresh_records());
+                let daily = by_day(&hourly);
+                for (grain, rollup) in [(Grain::Hour, &hourly), (Grain::Day, &daily)] {
+                    let rows: Vec<_> = rollup.iter().collect();
+                    for rows in rows.chunks(ROWS_PER_UPSERT) {
+                        upsert(grain, rows).build().execute(&mut *tx).await?;
+                    }
+                }
+            }
             for ((key, day), (cost, n)) in &spends {
                 sqlx::query(
                     "INSERT INTO key_spend (key_id, day, cost_nanos, requests) VALUES ($1, $2, $3, $4) \
@@ -308,7 +325,7 @@ impl Store {
                     .bind(cost).bind(key).bind(holder).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok::<_, StoreError>(Inserted { ids: inserted, unkeyed })
+            Ok::<_, StoreError>(Inserted { ids: inserted })
         })?;
         Ok(inserted)
     }
@@ -357,11 +374,47 @@ impl Store {
         limit: i64,
         key_id: Option<&str>,
     ) -> Result<Vec<StoredRequest>, StoreError> {
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests WHERE ($1 IS NULL OR key_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2"
-        );
-        let rows: Vec<RequestRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(key_id).bind(limit).fetch_all(p).await)?;
+        let filter = RequestFilter {
+            key_id: key_id.map(Into::into),
+            ..Default::default()
+        };
+        self.list_requests_page(limit, &filter).await
+    }
+
+    /// One page of the request log, newest first, with the requests' attempts. Only the
+    /// filters given are in the SQL, so each is answered by its index of migration 0009
+    /// (`(column, created_at, id)`) in order, whatever the log's size; `before` continues
+    /// after a row of an earlier page by `(created_at, id)`.
+    pub async fn list_requests_page(
+        &self,
+        limit: i64,
+        f: &RequestFilter,
+    ) -> Result<Vec<StoredRequest>, StoreError> {
+        let head = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE 1 = 1");
+        let rows: Vec<RequestRow> = on_pool!(self, p => {
+            let mut q = sqlx::QueryBuilder::new(head.as_str());
+            for (sql, v) in [
+                (" AND key_id = ", &f.key_id),
+                (" AND COALESCE(served_model, requested_model) = ", &f.model),
+                (" AND provider = ", &f.provider),
+                (" AND outcome = ", &f.outcome),
+            ] {
+                if let Some(v) = v {
+                    q.push(sql).push_bind(v.as_str());
+                }
+            }
+            if let Some(from) = f.from_ms {
+                q.push(" AND created_at >= ").push_bind(from);
+            }
+            if let Some(to) = f.to_ms {
+                q.push(" AND created_at < ").push_bind(to);
+            }
+            if let Some((at, id)) = &f.before {
+                q.push(" AND (created_at, id) < (").push_bind(*at).push(", ").push_bind(id.as_str()).push(")");
+            }
+            q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+            q.build_query_as().fetch_all(p).await
+        })?;
         let mut out: Vec<RequestRecord> = rows.into_iter().map(Into::into).collect();
         if out.is_empty() {
             return Ok(out);
@@ -390,6 +443,13 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// When a stored request was created (what `before` cursors continue from).
+    pub async fn request_created_at(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        let at = on_pool!(self, p => sqlx::query_scalar("SELECT created_at FROM requests WHERE id = $1")
+            .bind(id).fetch_optional(p).await)?;
+        Ok(at)
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Option<StoredRequest>, StoreError> {

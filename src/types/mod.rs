@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod catalog;
 pub mod chat;
+pub mod histogram;
 pub mod json;
 pub mod keys;
 pub mod openai;

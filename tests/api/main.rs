@@ -13,6 +13,7 @@ mod webdriver;
 
 mod admin_input;
 mod agents;
+mod analytics;
 mod attribution;
 mod auth_admin;
 mod catalog;

@@ -245,7 +245,8 @@ pub fn schema_for(path: &str, status: u16, event: bool) -> Option<(&'static Sche
         ("/responses", _) if event => "responses_event".to_owned(),
         // OpenAI documents legacy completion chunks as whole CreateCompletionResponses.
         (
-            "/completions" | "/responses" | "/embeddings" | "/key" | "/credits" | "/generation",
+            "/completions" | "/responses" | "/embeddings" | "/key" | "/credits" | "/generation"
+            | "/activity",
             _,
         ) => rest[1..].to_owned(),
         ("/models", _) => "models".to_owned(),

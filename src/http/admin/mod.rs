@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 pub mod keys;
 pub mod presets;
+pub mod usage;
 
 use super::{parse_json, read_body, ApiError, AppState};
 use crate::auth;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/presets/{name}/versions", get(presets::list_versions))
         .route("/requests", get(list_requests))
+        .route("/usage", get(usage::usage))
         .route("/requests/{id}", get(get_request))
         .route_layer(middleware::from_fn_with_state(state, guard))
 }
@@ -465,17 +467,54 @@ async fn delete_endpoint(State(s): State<AppState>, body: Body) -> Result<Json<V
 struct RequestsQuery {
     #[serde(default)]
     limit: Option<i64>,
+    /// `key_id` is the older spelling of `key`.
+    #[serde(default, alias = "key_id")]
+    key: Option<String>,
     #[serde(default)]
-    key_id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    /// Unix seconds, inclusive.
+    #[serde(default)]
+    from: Option<i64>,
+    /// Unix seconds, exclusive.
+    #[serde(default)]
+    to: Option<i64>,
+    /// The id of the last request of the previous page (`next_before` of its answer).
+    #[serde(default)]
+    before: Option<String>,
 }
 
+/// `GET /admin/requests`: the request log, newest first, filtered and paged by keyset
+/// (`before`), each filter answered from an index at any log size.
 async fn list_requests(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<RequestsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let rows = s.store.list_requests(limit, q.key_id.as_deref()).await?;
-    Ok(Json(json!({ "object": "list", "data": rows })))
+    let before = match q.before.filter(|b| !b.is_empty()) {
+        Some(id) => match s.store.request_created_at(&id).await? {
+            Some(at) => Some((at, id)),
+            None => return Err(invalid(format!("no request `{id}` to page from"), Some("before"))),
+        },
+        None => None,
+    };
+    let filter = crate::store::RequestFilter {
+        key_id: q.key,
+        model: q.model,
+        provider: q.provider,
+        outcome: q.outcome,
+        from_ms: q.from.map(|s| s.saturating_mul(1000)),
+        to_ms: q.to.map(|s| s.saturating_mul(1000)),
+        before,
+    };
+    let rows = s.store.list_requests_page(limit, &filter).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(json!({ "object": "list", "data": rows, "next_before": next })))
 }
 
 async fn get_request(

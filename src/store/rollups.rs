@@ -1,0 +1,500 @@
+//! Usage rollups by hour and by day (`usage_hourly`, `usage_daily`, migration 0009): what the
+//! analytics read instead of the request log. The writer adds each batch's newly inserted records to them in the
+//! transaction that inserts the records, pre-aggregated here so a batch is a handful of
+//! upserts; `col = col + excluded.col` makes concurrent replicas add up exactly.
+
+use std::collections::BTreeMap;
+
+use sqlx::QueryBuilder;
+
+use super::records::RequestRecord;
+use super::{on_pool, Store, StoreError};
+use crate::types::histogram::{self, Counts, BUCKETS};
+
+/// A rollup row's identity. Empty strings stand for "none".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RollupKey {
+    /// The hour's start, unix seconds.
+    pub hour: i64,
+    pub key_id: String,
+    /// The served model, else the requested one.
+    pub model: String,
+    pub provider: String,
+    /// `app_title`, else `app_referer`.
+    pub app: String,
+}
+
+/// A rollup row's sums; every field merges by addition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub requests: i64,
+    /// Records whose outcome is not `success`.
+    pub errors: i64,
+    pub cancelled: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nanos: i64,
+    pub latency_ms_sum: i64,
+    pub ttft_ms_sum: i64,
+    pub latency: Counts,
+    pub ttft: Counts,
+}
+
+impl Sums {
+    pub fn add(&mut self, o: &Sums) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.cancelled += o.cancelled;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.cost_nanos += o.cost_nanos;
+        self.latency_ms_sum += o.latency_ms_sum;
+        self.ttft_ms_sum += o.ttft_ms_sum;
+        histogram::merge(&mut self.latency, &o.latency);
+        histogram::merge(&mut self.ttft, &o.ttft);
+    }
+
+    fn count(&mut self, r: &RequestRecord) {
+        self.requests += 1;
+        self.errors += i64::from(r.outcome != "success");
+        self.cancelled += i64::from(r.cancelled);
+        self.prompt_tokens += r.prompt_tokens;
+        self.completion_tokens += r.completion_tokens;
+        self.cached_tokens += r.cached_tokens;
+        self.reasoning_tokens += r.reasoning_tokens;
+        self.cost_nanos += r.cost_nanos;
+        self.latency_ms_sum += r.latency_ms;
+        self.latency[histogram::bucket_of(r.latency_ms)] += 1;
+        if let Some(t) = r.ttft_ms {
+            self.ttft_ms_sum += t;
+            self.ttft[histogram::bucket_of(t)] += 1;
+        }
+    }
+}
+
+pub type Rollup = BTreeMap<RollupKey, Sums>;
+
+/// The rollup rows of some records, keyed in a fixed order (upserts in key order keep
+/// concurrent writers from deadlocking each other on PostgreSQL).
+pub fn rollup_of<'a>(records: impl Iterator<Item = &'a RequestRecord>) -> Rollup {
+    let mut m = Rollup::new();
+    for r in records {
+        let key = RollupKey {
+            hour: r.created_at.div_euclid(3_600_000) * 3600,
+            key_id: r.key_id.clone().unwrap_or_default(),
+            model: r
+                .served_model
+                .as_ref()
+                .or(r.requested_model.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            provider: r.provider.clone().unwrap_or_default(),
+            app: r
+                .app_title
+                .as_ref()
+                .or(r.app_referer.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+        };
+        m.entry(key).or_default().count(r);
+    }
+    m
+}
+
+const SUM_COLUMNS: [&str; 10] = [
+    "requests",
+    "errors",
+    "cancelled",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "latency_ms_sum",
+    "ttft_ms_sum",
+];
+
+/// The histogram columns: `lat_00..` then `ttft_00..`.
+fn histogram_columns() -> impl Iterator<Item = String> {
+    (0..BUCKETS)
+        .map(|i| format!("lat_{i:02}"))
+        .chain((0..BUCKETS).map(|i| format!("ttft_{i:02}")))
+}
+
+/// Every counted column, in the order `Sums::values` gives them.
+fn counted_columns() -> Vec<String> {
+    SUM_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .chain(histogram_columns())
+        .collect()
+}
+
+impl Sums {
+    fn values(&self) -> impl Iterator<Item = i64> + '_ {
+        [
+            self.requests,
+            self.errors,
+            self.cancelled,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.reasoning_tokens,
+            self.cost_nanos,
+            self.latency_ms_sum,
+            self.ttft_ms_sum,
+        ]
+        .into_iter()
+        .chain(self.latency.iter().copied())
+        .chain(self.ttft.iter().copied())
+    }
+
+    fn from_values(v: &[i64]) -> Sums {
+        let mut s = Sums {
+            requests: v[0],
+            errors: v[1],
+            cancelled: v[2],
+            prompt_tokens: v[3],
+            completion_tokens: v[4],
+            cached_tokens: v[5],
+            reasoning_tokens: v[6],
+            cost_nanos: v[7],
+            latency_ms_sum: v[8],
+            ttft_ms_sum: v[9],
+            ..Default::default()
+        };
+        s.latency.copy_from_slice(&v[10..10 + BUCKETS]);
+        s.ttft.copy_from_slice(&v[10 + BUCKETS..10 + 2 * BUCKETS]);
+        s
+    }
+}
+
+/// Rows per upsert statement: 65 bound values each stays far below both backends' limits.
+pub(super) const ROWS_PER_UPSERT: usize = 100;
+
+/// A rollup table: `usage_hourly` keyed by `hour`, `usage_daily` by `day`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Grain {
+    Hour,
+    Day,
+}
+
+impl Grain {
+    fn table(self) -> &'static str {
+        match self {
+            Grain::Hour => "usage_hourly",
+            Grain::Day => "usage_daily",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+        }
+    }
+}
+
+/// The daily rows of an hourly rollup.
+pub(super) fn by_day(hourly: &Rollup) -> Rollup {
+    let mut m = Rollup::new();
+    for (k, s) in hourly {
+        let key = RollupKey {
+            hour: k.hour.div_euclid(DAY) * DAY,
+            ..k.clone()
+        };
+        m.entry(key).or_default().add(s);
+    }
+    m
+}
+
+const DAY: i64 = 86_400;
+
+/// The statement adding `rows` to a rollup table: one multi-row upsert (keys are distinct,
+/// as PostgreSQL requires of one statement).
+pub(super) fn upsert<'a, DB>(grain: Grain, rows: &'a [(&'a RollupKey, &'a Sums)]) -> QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let counted = counted_columns();
+    let (table, time) = (grain.table(), grain.column());
+    let mut q = QueryBuilder::new(format!(
+        "INSERT INTO {table} ({time}, key_id, model, provider, app, {}) ",
+        counted.join(", ")
+    ));
+    q.push_values(rows, |mut b, (k, s)| {
+        b.push_bind(k.hour)
+            .push_bind(k.key_id.as_str())
+            .push_bind(k.model.as_str())
+            .push_bind(k.provider.as_str())
+            .push_bind(k.app.as_str());
+        for v in s.values() {
+            b.push_bind(v);
+        }
+    });
+    let set: Vec<String> = counted
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    q.push(format!(
+        " ON CONFLICT ({time}, key_id, model, provider, app) DO UPDATE SET {}",
+        set.join(", ")
+    ));
+    q
+}
+
+/// What a usage query asks: `[from, to)` in unix seconds (whole hours are read: an hour
+/// counts when it starts in the range), bucketed by hour or day, optionally grouped by one
+/// dimension and filtered on any.
+#[derive(Debug, Clone, Default)]
+pub struct UsageQuery {
+    pub from: i64,
+    pub to: i64,
+    pub bucket_secs: i64,
+    pub group_by: Option<Dimension>,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Key,
+    Model,
+    Provider,
+    App,
+}
+
+impl Dimension {
+    pub fn parse(s: &str) -> Option<Dimension> {
+        Some(match s {
+            "key" => Dimension::Key,
+            "model" => Dimension::Model,
+            "provider" => Dimension::Provider,
+            "app" => Dimension::App,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Dimension::Key => "key_id",
+            Dimension::Model => "model",
+            Dimension::Provider => "provider",
+            Dimension::App => "app",
+        }
+    }
+}
+
+/// One answer row: a bucket's start, its group ('' for none), its sums.
+#[derive(Debug, Clone)]
+pub struct UsageRow {
+    pub t: i64,
+    pub group: Option<String>,
+    pub sums: Sums,
+}
+
+/// One row of `/api/v1/activity`: a UTC day's usage of one model through one provider.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub day: i64,
+    pub model: String,
+    pub provider: String,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nanos: i64,
+}
+
+impl Store {
+    /// Usage from the rollups, sorted by bucket then group. Day buckets read whole days from
+    /// `usage_daily` and only the partial days at the range's ends from `usage_hourly`.
+    pub async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        let mut merged: BTreeMap<(i64, String), Sums> = BTreeMap::new();
+        for (grain, from, to) in parts(q) {
+            for (t, g, sums) in self.usage_part(q, grain, from, to).await? {
+                merged.entry((t, g)).or_default().add(&sums);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|((t, g), sums)| UsageRow {
+                t,
+                group: q.group_by.map(|_| g),
+                sums,
+            })
+            .collect())
+    }
+
+    async fn usage_part(
+        &self,
+        q: &UsageQuery,
+        grain: Grain,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, Sums)>, StoreError> {
+        let sums: Vec<String> = counted_columns()
+            .iter()
+            .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+            .collect();
+        let group = q.group_by.map_or("''", Dimension::column);
+        let (table, time) = (grain.table(), grain.column());
+        let head = format!(
+            "SELECT ({time} / {bs}) * {bs} AS t, {group} AS g, {} FROM {table} WHERE {time} >= ",
+            sums.join(", "),
+            bs = q.bucket_secs.max(3600),
+        );
+        let filters = [
+            ("key_id", &q.key_id),
+            ("model", &q.model),
+            ("provider", &q.provider),
+            ("app", &q.app),
+        ];
+        let width = 2 + SUM_COLUMNS.len() + 2 * BUCKETS;
+        let rows = on_pool!(self, p => {
+            let mut b = QueryBuilder::new(head.as_str());
+            b.push_bind(from).push(format!(" AND {time} < ")).push_bind(to);
+            for (col, v) in filters {
+                if let Some(v) = v {
+                    b.push(format!(" AND {col} = ")).push_bind(v.as_str());
+                }
+            }
+            b.push(" GROUP BY 1, 2");
+            let raw = b.build().fetch_all(p).await?;
+            let mut rows = Vec::with_capacity(raw.len());
+            for r in &raw {
+                use sqlx::Row;
+                let mut v = Vec::with_capacity(width - 2);
+                for i in 2..width {
+                    v.push(r.try_get::<i64, _>(i)?);
+                }
+                rows.push((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?, Sums::from_values(&v)));
+            }
+            Ok::<_, sqlx::Error>(rows)
+        })?;
+        Ok(rows)
+    }
+
+    /// Daily usage per (model, provider) for the whole UTC days in `[from, to)` (unix
+    /// seconds), one key's or all.
+    pub async fn activity(
+        &self,
+        from: i64,
+        to: i64,
+        key_id: Option<&str>,
+    ) -> Result<Vec<ActivityRow>, StoreError> {
+        let sql = "SELECT day, model, provider, \
+             CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
+             CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
+             CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
+             FROM usage_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR key_id = $3) \
+             GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3";
+        let rows = on_pool!(self, p => sqlx::query_as(sql).bind(from).bind(to).bind(key_id).fetch_all(p).await)?;
+        Ok(rows)
+    }
+}
+
+/// Where a query's hours are read: whole days of a day-bucketed range from the daily table,
+/// everything else from the hourly one. The parts never overlap and cover every hour
+/// starting in `[from, to)`.
+fn parts(q: &UsageQuery) -> Vec<(Grain, i64, i64)> {
+    let (from, to) = (q.from, q.to);
+    let first_day = from.div_euclid(DAY) * DAY + if from.rem_euclid(DAY) == 0 { 0 } else { DAY };
+    let last_day = to.div_euclid(DAY) * DAY;
+    if q.bucket_secs != DAY || first_day >= last_day {
+        return vec![(Grain::Hour, from, to)];
+    }
+    let mut out = vec![(Grain::Day, first_day, last_day)];
+    if from < first_day {
+        out.push((Grain::Hour, from, first_day));
+    }
+    if last_day < to {
+        out.push((Grain::Hour, last_day, to));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, at_ms: i64, key: Option<&str>, outcome: &str, latency: i64) -> RequestRecord {
+        RequestRecord {
+            id: id.into(),
+            created_at: at_ms,
+            key_id: key.map(Into::into),
+            requested_model: Some("req".into()),
+            served_model: (outcome == "success").then(|| "served".into()),
+            provider: Some("p".into()),
+            outcome: outcome.into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cost_nanos: 7,
+            latency_ms: latency,
+            ttft_ms: (latency > 100).then_some(latency / 2),
+            app_referer: Some("https://x".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn day_buckets_read_whole_days_daily_and_the_ends_hourly() {
+        let q = |from, to, bucket_secs| UsageQuery { from, to, bucket_secs, ..Default::default() };
+        assert_eq!(parts(&q(0, 3 * DAY, DAY)), vec![(Grain::Day, 0, 3 * DAY)]);
+        assert_eq!(parts(&q(10, 3 * DAY + 5, 3600)), vec![(Grain::Hour, 10, 3 * DAY + 5)]);
+        assert_eq!(
+            parts(&q(10, 3 * DAY + 5, DAY)),
+            vec![(Grain::Day, DAY, 3 * DAY), (Grain::Hour, 10, DAY), (Grain::Hour, 3 * DAY, 3 * DAY + 5)]
+        );
+        assert_eq!(parts(&q(10, DAY + 5, DAY)), vec![(Grain::Hour, 10, DAY + 5)]);
+        // Every hour of a range is read exactly once.
+        for (from, to) in [(0, 5 * DAY), (3599, 2 * DAY + 3601), (DAY - 1, DAY + 1), (7 * 3600, 9 * DAY)] {
+            for h in (0..10 * DAY).step_by(3600) {
+                let n = parts(&q(from, to, DAY))
+                    .iter()
+                    .filter(|(g, f, t)| match g {
+                        Grain::Hour => (*f..*t).contains(&h),
+                        Grain::Day => (*f..*t).contains(&(h.div_euclid(DAY) * DAY)),
+                    })
+                    .count();
+                assert_eq!(n, usize::from((from..to).contains(&h)), "{from} {to} {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn records_roll_up_by_hour_key_model_provider_and_app() {
+        let rs = [
+            rec("a", 3_600_000, Some("k"), "success", 40),
+            rec("b", 7_199_999, Some("k"), "success", 400),
+            rec("c", 7_200_000, Some("k"), "success", 4),
+            rec("d", 3_600_001, None, "error", 4),
+        ];
+        let m = rollup_of(rs.iter());
+        assert_eq!(m.len(), 3);
+        let (k, s) = m.iter().find(|(k, _)| k.key_id == "k" && k.hour == 3600).unwrap();
+        assert_eq!((k.model.as_str(), k.app.as_str()), ("served", "https://x"));
+        assert_eq!((s.requests, s.errors, s.prompt_tokens, s.cost_nanos), (2, 0, 20, 14));
+        assert_eq!(s.latency.iter().sum::<i64>(), 2);
+        assert_eq!((s.ttft.iter().sum::<i64>(), s.ttft_ms_sum), (1, 200));
+        let (k, s) = m.iter().find(|(k, _)| k.key_id.is_empty()).unwrap();
+        assert_eq!((k.model.as_str(), s.errors), ("req", 1));
+        let mut merged = Sums::default();
+        for s in m.values() {
+            merged.add(s);
+        }
+        assert_eq!(merged.requests, 4);
+        let days = by_day(&m);
+        assert_eq!(days.len(), 2);
+        assert!(days.keys().all(|k| k.hour == 0));
+        assert_eq!(Sums::from_values(&merged.values().collect::<Vec<_>>()), merged);
+    }
+}
