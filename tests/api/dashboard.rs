@@ -343,7 +343,6 @@ async fn browser_story(b: &Browser) {
     let secret = b
         .wait_text("#new-key-secret", |t| t.starts_with("sy-"))
         .await;
-    b.screenshot(&screenshot_path("keys.png")).await;
 
     // A request with that key, from the test.
     let resp = app
@@ -358,9 +357,16 @@ async fn browser_story(b: &Browser) {
     let id = request_id(&resp);
     app.record(&id).await;
 
-    // It is in the request log; its detail shows the attempt.
+    // Its budget is set through the edit form.
     b.click("#created-done").await;
-    b.find("#keys-table tr[data-key-id]").await;
+    b.click("#keys-table tr[data-key-id] button.edit").await;
+    b.type_into("#edit-key input[name=budget_usd]", "5").await;
+    b.click("#edit-key-submit").await;
+    b.wait_text("#keys-table tbody", |t| t.contains("$5.0000"))
+        .await;
+    b.screenshot(&screenshot_path("keys.png")).await;
+
+    // It is in the request log; its detail shows the attempt.
     b.click("#nav-requests").await;
     b.wait_text("#requests-table tbody", |t| t.contains(&id))
         .await;
@@ -416,6 +422,15 @@ async fn browser_story(b: &Browser) {
         .await;
     }
     b.screenshot(&screenshot_path("overview.png")).await;
+
+    b.click("#nav-breakdown").await;
+    if usage.status() == 404 {
+        b.find("#no-data").await;
+    } else {
+        b.wait_text("#breakdown-table tbody", |t| t.contains("test/m"))
+            .await;
+    }
+    b.screenshot(&screenshot_path("breakdown.png")).await;
 
     // Logging out ends the page's access.
     b.click("#logout").await;

@@ -1,7 +1,7 @@
 // Breakdown: GET /admin/usage grouped by key, model, provider or app.
 import { el, fmt, table } from './api.js';
 import { lineChart } from './charts.js';
-import { usageQuery, loadUsage, rangePicker, bucketTime } from './overview.js';
+import { usageQuery, loadUsage, rangePicker, bucketTime, timeline, COUNTS } from './overview.js';
 
 let range = '24h';
 let groupBy = 'model';
@@ -15,8 +15,8 @@ export async function breakdown(main) {
       el('label', {}, 'Group by',
         el('select', { id: 'group-by', onchange: e => { groupBy = e.target.value; redraw(); } },
           ['key', 'model', 'provider', 'app'].map(g => el('option', { value: g, selected: g === groupBy }, g))))));
-  const { q } = usageQuery(range, { group_by: groupBy });
-  const usage = await loadUsage(q);
+  const query = usageQuery(range, { group_by: groupBy });
+  const usage = await loadUsage(query.q);
   if (!usage) {
     main.append(el('p', { class: 'muted', id: 'no-data' }, 'No data: this server does not offer usage figures (GET /admin/usage answered 404).'));
     return;
@@ -48,10 +48,11 @@ export async function breakdown(main) {
     { id: 'breakdown-table' }));
   // One series per group (the busiest few), aligned on the union of bucket times.
   const top = ordered.slice(0, TOP).map(([g]) => g);
-  const xs = [...new Set((usage.data ?? []).map(r => bucketTime(r.t)))].sort((a, b) => a - b);
+  const xs = timeline(query, usage.data ?? []);
   const series = f => top.map(g => {
     const byT = new Map((usage.data ?? []).filter(r => (r.group ?? '(none)') === g).map(r => [bucketTime(r.t), r[f]]));
-    return { label: g, values: xs.map(x => (byT.has(x) && byT.get(x) !== null ? Number(byT.get(x)) : null)) };
+    const empty = COUNTS.has(f) ? 0 : null;
+    return { label: g, values: xs.map(x => (byT.has(x) && byT.get(x) !== null ? Number(byT.get(x)) : empty)) };
   });
   const charts = el('div', { class: 'charts', id: 'charts' });
   main.append(el('h2', {}, ordered.length > TOP ? `The ${TOP} busiest over time` : 'Over time'), charts);

@@ -16,7 +16,11 @@ export function lineChart(parent, title, xs, series, format = v => v) {
     scales: { x: { time: true } },
     axes: [
       {},
-      { values: (u, vals) => vals.map(v => (v === null ? '' : format(v))), size: 70 },
+      {
+        values: (u, vals) => vals.map(v => (v === null ? '' : format(v))),
+        // Wide enough for the longest label (cost labels run long).
+        size: (u, vals) => 16 + 7 * Math.max(4, ...(vals ?? []).map(v => String(v).length)),
+      },
     ],
     series: [
       {},
@@ -25,7 +29,7 @@ export function lineChart(parent, title, xs, series, format = v => v) {
         stroke: COLORS[i % COLORS.length],
         width: 2,
         value: (u, v) => (v === null || v === undefined ? '–' : format(v)),
-        points: { show: xs.length < 3, size: 6 },
+        points: { show: (u, si) => u.data[si].filter(v => v !== null).length < 3, size: 6 },
         spanGaps: false,
       })),
     ],

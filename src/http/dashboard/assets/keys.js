@@ -45,44 +45,54 @@ function keyForm(id, key, submitLabel, onSubmit) {
 }
 
 export async function keys(main) {
-  const list = await api('GET', '/admin/keys');
-  const reload = () => { main.replaceChildren(); keys(main); };
   const created = el('div', { id: 'created' });
-  main.append(el('h1', {}, 'Keys'),
-    el('h2', {}, 'New key'),
-    keyForm('create-key', null, 'Create key', async body => {
-      const k = await api('POST', '/admin/keys', body);
-      created.replaceChildren(el('div', { class: 'card' },
-        el('p', {}, `Key “${k.name}” (${k.id}) created. `, el('strong', {}, 'Copy it now: it is shown only once.')),
-        el('div', { class: 'secret', id: 'new-key-secret' }, k.key),
-        el('p', {}, el('button', { id: 'created-done', onclick: reload }, 'Done'))));
-    }),
-    created,
-    el('h2', {}, 'All keys'));
+  const listBox = el('div', { id: 'keys-list' });
   const editor = el('div', { id: 'edit' });
-  main.append(table(
-    ['Name', 'Id', 'Prefix', 'State', { label: 'Budget', num: 1 }, 'Resets', { label: 'Spent (period)', num: 1 }, { label: 'Remaining', num: 1 }, { label: 'Requests', num: 1 }, 'Limits', 'Models', 'Expires', ''],
-    list.data.map(k => {
-      const state = k.revoked_at ? 'revoked' : k.disabled ? 'disabled' : 'active';
-      const revoke = el('button', { class: 'danger revoke', 'data-id': k.id }, 'Revoke');
-      // Two clicks, so a slip does not revoke a key (and no modal dialog).
-      revoke.addEventListener('click', async () => {
-        if (revoke.dataset.armed) { await api('DELETE', `/admin/keys/${encodeURIComponent(k.id)}`); reload(); }
-        else { revoke.dataset.armed = '1'; revoke.textContent = 'Confirm revoke'; }
-      });
-      const limits = [k.rpm && `${k.rpm} rpm`, k.tpm && `${k.tpm} tpm`, k.max_concurrency && `${k.max_concurrency} concurrent`].filter(Boolean).join(', ') || '–';
-      return el('tr', { 'data-key-id': k.id },
-        el('td', {}, k.name), el('td', {}, el('code', {}, k.id)), el('td', {}, el('code', {}, k.prefix)), el('td', {}, state),
-        el('td', { class: 'num' }, fmt.usd(k.budget_usd)), el('td', {}, k.budget_reset),
-        el('td', { class: 'num' }, fmt.usd(k.spend?.period_usd)), el('td', { class: 'num' }, fmt.usd(k.remaining_usd)),
-        el('td', { class: 'num' }, fmt.int(k.spend?.requests)), el('td', {}, limits),
-        el('td', {}, (k.allowed_models ?? []).join(', ') || 'all'), el('td', {}, fmt.time(k.expires_at)),
-        el('td', {}, k.revoked_at ? '' : [
-          el('button', { class: 'edit', onclick: () => {
-            editor.replaceChildren(el('h2', {}, `Edit ${k.name}`),
-              keyForm('edit-key', k, 'Save', async body => { await api('PATCH', `/admin/keys/${encodeURIComponent(k.id)}`, body); reload(); }));
-            editor.scrollIntoView();
-          } }, 'Edit'), ' ', revoke]));
-    }),
-    { id: 'keys-table' }), editor);
+  const form = keyForm('create-key', null, 'Create key', async body => {
+    const k = await api('POST', '/admin/keys', body);
+    form.reset();
+    created.replaceChildren(el('div', { class: 'card' },
+      el('p', {}, `Key “${k.name}” (${k.id}) created. `, el('strong', {}, 'Copy it now: it is shown only once.')),
+      el('div', { class: 'secret', id: 'new-key-secret' }, k.key),
+      el('p', {}, el('button', { id: 'created-done', onclick: () => created.replaceChildren() }, 'Done'))));
+    await renderList();
+  });
+  main.append(el('h1', {}, 'Keys'), el('h2', {}, 'New key'), form, created, el('h2', {}, 'All keys'), listBox, editor);
+
+  async function renderList() {
+    const list = await api('GET', '/admin/keys');
+    listBox.replaceChildren(table(
+      ['Name', 'Id', 'Prefix', 'State', { label: 'Budget', num: 1 }, 'Resets', { label: 'Spent (period)', num: 1 }, { label: 'Remaining', num: 1 }, { label: 'Requests', num: 1 }, 'Limits', 'Models', 'Expires', ''],
+      list.data.map(row),
+      { id: 'keys-table' }));
+  }
+
+  function row(k) {
+    const state = k.revoked_at ? 'revoked' : k.disabled ? 'disabled' : 'active';
+    const revoke = el('button', { class: 'danger revoke', 'data-id': k.id }, 'Revoke');
+    // Two clicks, so a slip does not revoke a key (and no modal dialog).
+    revoke.addEventListener('click', async () => {
+      if (revoke.dataset.armed) { await api('DELETE', `/admin/keys/${encodeURIComponent(k.id)}`); await renderList(); }
+      else { revoke.dataset.armed = '1'; revoke.textContent = 'Confirm revoke'; }
+    });
+    const edit = el('button', { class: 'edit', onclick: () => {
+      editor.replaceChildren(el('h2', {}, `Edit ${k.name}`),
+        keyForm('edit-key', k, 'Save', async body => {
+          await api('PATCH', `/admin/keys/${encodeURIComponent(k.id)}`, body);
+          editor.replaceChildren();
+          await renderList();
+        }));
+      editor.scrollIntoView();
+    } }, 'Edit');
+    const limits = [k.rpm && `${k.rpm} rpm`, k.tpm && `${k.tpm} tpm`, k.max_concurrency && `${k.max_concurrency} concurrent`].filter(Boolean).join(', ') || '–';
+    return el('tr', { 'data-key-id': k.id },
+      el('td', {}, k.name), el('td', {}, el('code', {}, k.id)), el('td', {}, el('code', {}, k.prefix)), el('td', {}, state),
+      el('td', { class: 'num' }, fmt.usd(k.budget_usd)), el('td', {}, k.budget_reset),
+      el('td', { class: 'num' }, fmt.usd(k.spend?.period_usd)), el('td', { class: 'num' }, fmt.usd(k.remaining_usd)),
+      el('td', { class: 'num' }, fmt.int(k.spend?.requests)), el('td', {}, limits),
+      el('td', {}, (k.allowed_models ?? []).join(', ') || 'all'), el('td', {}, fmt.time(k.expires_at)),
+      el('td', {}, k.revoked_at ? '' : [edit, ' ', revoke]));
+  }
+
+  await renderList();
 }

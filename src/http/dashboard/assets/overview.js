@@ -11,8 +11,19 @@ export function usageQuery(range, extra = {}) {
   const bucket = RANGES[range] <= 7 * 86400 ? 'hour' : 'day';
   const q = new URLSearchParams({ from, to, bucket });
   for (const [k, v] of Object.entries(extra)) if (v) q.set(k, v);
-  return { q, bucket };
+  return { q, bucket, from, to, step: bucket === 'hour' ? 3600 : 86400 };
 }
+
+// Every bucket start of the range (UTC-aligned), plus any the server answered with, so a
+// bucket without requests is drawn as zero rather than skipped.
+export function timeline({ from, to, step }, rows) {
+  const xs = new Set(rows.map(r => bucketTime(r.t)));
+  for (let t = Math.floor(from / step) * step; t < to; t += step) xs.add(t);
+  return [...xs].sort((a, b) => a - b);
+}
+
+// Counts are zero in a bucket without rows; percentiles are unknown there (null).
+export const COUNTS = new Set(['requests', 'errors', 'cancelled', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'reasoning_tokens', 'cost', 'cost_nanos']);
 
 export function bucketTime(t) {
   return typeof t === 'number' ? (t > 1e12 ? t / 1000 : t) : Date.parse(t) / 1000;
@@ -43,8 +54,8 @@ export async function overview(main) {
   const redraw = () => { main.replaceChildren(); overview(main); };
   main.append(el('h1', {}, 'Overview'),
     el('div', { class: 'toolbar' }, rangePicker(range, r => { range = r; redraw(); })));
-  const { q } = usageQuery(range);
-  const usage = await loadUsage(q);
+  const query = usageQuery(range);
+  const usage = await loadUsage(query.q);
   if (!usage) {
     main.append(el('p', { class: 'muted', id: 'no-data' }, 'No data: this server does not offer usage figures (GET /admin/usage answered 404).'));
     return;
@@ -59,13 +70,15 @@ export async function overview(main) {
     stat('total-error-rate', 'Error rate', fmt.pct(errorRate)),
     stat('total-latency', 'Latency p50 / p95', `${fmt.ms(t.latency_ms_p50)} / ${fmt.ms(t.latency_ms_p95)}`),
     stat('total-ttft', 'Time to first token p50 / p95', `${fmt.ms(t.ttft_ms_p50)} / ${fmt.ms(t.ttft_ms_p95)}`)));
-  const rows = [...(usage.data ?? [])].sort((a, b) => bucketTime(a.t) - bucketTime(b.t));
-  if (!rows.length) {
+  const data = usage.data ?? [];
+  if (!data.length) {
     main.append(el('p', { class: 'muted', id: 'no-data' }, 'No requests in this range.'));
     return;
   }
-  const xs = rows.map(r => bucketTime(r.t));
-  const col = f => rows.map(r => (r[f] === null || r[f] === undefined ? null : Number(r[f])));
+  const xs = timeline(query, data);
+  const byT = new Map(data.map(r => [bucketTime(r.t), r]));
+  const rows = xs.map(x => byT.get(x) ?? {});
+  const col = f => rows.map(r => (r[f] === null || r[f] === undefined ? (COUNTS.has(f) ? 0 : null) : Number(r[f])));
   const charts = el('div', { class: 'charts', id: 'charts' });
   main.append(charts);
   lineChart(charts, 'Requests', xs, [{ label: 'requests', values: col('requests') }, { label: 'errors', values: col('errors') }], fmt.int);

@@ -2,53 +2,53 @@
 // (GET /admin/requests/{id}): every attempt, why it fell back, timings, tokens, cost.
 import { api, el, fmt, table } from './api.js';
 
-// The admin API filters by key and returns the newest records; the other filters apply to
-// that window here.
-const WINDOW = 1000;
+// Every filter is applied by the server (GET /admin/requests), which pages by keyset:
+// `before` is the last id of the previous page, `next_before` the cursor of the next.
 const PAGE = 50;
-const state = { key: '', model: '', provider: '', outcome: '', since: '', until: '', page: 0 };
-
-function matches(r) {
-  const t = r.created_at;
-  return (!state.model || [r.requested_model, r.served_model].some(m => (m ?? '').includes(state.model)))
-    && (!state.provider || (r.provider ?? '').includes(state.provider)
-      || (r.attempts ?? []).some(a => a.provider.includes(state.provider)))
-    && (!state.outcome || r.outcome === state.outcome)
-    && (!state.since || t >= Date.parse(state.since))
-    && (!state.until || t <= Date.parse(state.until));
-}
+const state = { key: '', model: '', provider: '', outcome: '', since: '', until: '', cursors: [''] };
 
 const badge = outcome => el('span', { class: `badge ${outcome}` }, outcome);
 
+function query() {
+  const q = new URLSearchParams({ limit: PAGE });
+  for (const f of ['key', 'model', 'provider', 'outcome']) if (state[f]) q.set(f, state[f]);
+  if (state.since) q.set('from', Math.floor(Date.parse(state.since) / 1000));
+  if (state.until) q.set('to', Math.floor(Date.parse(state.until) / 1000));
+  const before = state.cursors[state.cursors.length - 1];
+  if (before) q.set('before', before);
+  return q;
+}
+
 export async function requests(main) {
-  const keyList = await api('GET', '/admin/keys').catch(() => ({ data: [] }));
-  const field = (name, label, input) => el('label', {}, label, input);
-  const onInput = name => e => { state[name] = e.target.value; state.page = 0; render(); };
-  const keySelect = el('select', { id: 'filter-key', onchange: e => { state.key = e.target.value; state.page = 0; load(); } },
-    el('option', { value: '' }, 'any'),
-    keyList.data.map(k => el('option', { value: k.id, selected: k.id === state.key }, `${k.name} (${k.prefix}…)`)));
+  const none = { data: [] };
+  const [keyList, models, provs] = await Promise.all([
+    api('GET', '/admin/keys').catch(() => none),
+    api('GET', '/admin/models').catch(() => none),
+    api('GET', '/admin/providers').catch(() => none),
+  ]);
+  const changed = name => e => { state[name] = e.target.value; state.cursors = ['']; load(); };
+  const choice = (name, label, options) => el('label', {}, label,
+    el('select', { id: `filter-${name}`, onchange: changed(name) },
+      el('option', { value: '' }, 'any'),
+      options.map(([value, text]) => el('option', { value, selected: value === state[name] }, text))));
   main.append(el('h1', {}, 'Requests'),
     el('div', { class: 'toolbar' },
-      field('key', 'Key', keySelect),
-      field('model', 'Model', el('input', { id: 'filter-model', value: state.model, oninput: onInput('model'), placeholder: 'contains' })),
-      field('provider', 'Provider', el('input', { id: 'filter-provider', value: state.provider, oninput: onInput('provider'), placeholder: 'contains' })),
-      field('outcome', 'Outcome', el('select', { id: 'filter-outcome', onchange: onInput('outcome') },
-        ['', 'success', 'error', 'cancelled', 'cut', 'timeout'].map(o => el('option', { value: o, selected: o === state.outcome }, o || 'any')))),
-      field('since', 'From', el('input', { type: 'datetime-local', id: 'filter-since', value: state.since, onchange: onInput('since') })),
-      field('until', 'To', el('input', { type: 'datetime-local', id: 'filter-until', value: state.until, onchange: onInput('until') })),
-      el('button', { id: 'refresh', onclick: () => load() }, 'Refresh')));
+      choice('key', 'Key', keyList.data.map(k => [k.id, `${k.name} (${k.prefix}…)`])),
+      choice('model', 'Model', models.data.map(m => [m.slug, m.slug])),
+      choice('provider', 'Provider', provs.data.map(p => [p.id, p.id])),
+      choice('outcome', 'Outcome', ['success', 'error', 'cancelled', 'cut', 'timeout'].map(o => [o, o])),
+      el('label', {}, 'From', el('input', { type: 'datetime-local', id: 'filter-since', value: state.since, onchange: changed('since') })),
+      el('label', {}, 'To', el('input', { type: 'datetime-local', id: 'filter-until', value: state.until, onchange: changed('until') })),
+      el('button', { id: 'refresh', onclick: () => { state.cursors = ['']; load(); } }, 'Refresh')));
   const out = el('div', { id: 'requests-out' });
   main.append(out);
-  let rows = [];
 
-  function render() {
-    const shown = rows.filter(matches);
-    const pages = Math.max(1, Math.ceil(shown.length / PAGE));
-    state.page = Math.min(state.page, pages - 1);
-    const page = shown.slice(state.page * PAGE, (state.page + 1) * PAGE);
+  async function load() {
+    const page = await api('GET', `/admin/requests?${query()}`);
+    const rows = page.data ?? [];
     out.replaceChildren(
       table(['Time', 'Request', 'Key', 'Model', 'Provider', 'Outcome', { label: 'Status', num: 1 }, { label: 'Tokens in / out', num: 1 }, { label: 'Cost', num: 1 }, { label: 'Latency', num: 1 }, { label: 'TTFT', num: 1 }],
-        page.map(r => el('tr', {},
+        rows.map(r => el('tr', {},
           el('td', {}, fmt.time(r.created_at)),
           el('td', {}, el('a', { href: `#request/${encodeURIComponent(r.id)}`, class: 'request-link' }, r.id)),
           el('td', {}, r.key_id ?? '–'),
@@ -61,17 +61,11 @@ export async function requests(main) {
           el('td', { class: 'num' }, fmt.ms(r.latency_ms)),
           el('td', { class: 'num' }, fmt.ms(r.ttft_ms)))),
         { id: 'requests-table' }),
+      rows.length ? '' : el('p', { class: 'muted', id: 'no-requests' }, 'No requests match.'),
       el('div', { class: 'pager' },
-        el('button', { id: 'prev', disabled: state.page === 0, onclick: () => { state.page--; render(); } }, '← Newer'),
-        el('span', { class: 'muted' }, `page ${state.page + 1} of ${pages} · ${shown.length} of the newest ${rows.length} records`),
-        el('button', { id: 'next', disabled: state.page >= pages - 1, onclick: () => { state.page++; render(); } }, 'Older →')));
-  }
-
-  async function load() {
-    const q = new URLSearchParams({ limit: WINDOW });
-    if (state.key) q.set('key_id', state.key);
-    rows = (await api('GET', `/admin/requests?${q}`)).data ?? [];
-    render();
+        el('button', { id: 'prev', disabled: state.cursors.length === 1, onclick: () => { state.cursors.pop(); load(); } }, '← Newer'),
+        el('span', { class: 'muted' }, `page ${state.cursors.length}`),
+        el('button', { id: 'next', disabled: !page.next_before, onclick: () => { state.cursors.push(page.next_before); load(); } }, 'Older →')));
   }
   await load();
 }
