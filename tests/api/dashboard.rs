@@ -343,6 +343,7 @@ async fn browser_story(b: &Browser) {
     let secret = b
         .wait_text("#new-key-secret", |t| t.starts_with("sy-"))
         .await;
+    b.screenshot(&screenshot_path("key-created.png")).await;
 
     // A request with that key, from the test.
     let resp = app

@@ -24,7 +24,7 @@ export async function providers(main) {
   const byEndpoint = new Map((figures ?? []).map(f => [`${f.provider}\u0000${f.model}`, f]));
   const find = (m, e) => byEndpoint.get(`${e.provider}\u0000${m.slug}`) ?? byEndpoint.get(`${e.provider}\u0000${e.upstream_model}`);
   main.append(el('h2', {}, 'Endpoints'),
-    figures === null ? el('p', { class: 'muted', id: 'no-live' }, 'Live figures are not available on this server (GET /admin/endpoints answered 404).') : '',
+    figures === null ? el('p', { class: 'muted', id: 'no-live' }, 'Live figures are not available on this server (it does not offer GET /admin/endpoints).') : '',
     table(['Model', 'Provider', 'Upstream model', 'Enabled', 'Status', { label: 'Latency p50 / p90 (ms, 30 min)', num: 1 }, { label: 'Throughput p50 / p90 (tok/s, 30 min)', num: 1 }, { label: 'Uptime 5 min / 30 min / 1 day', num: 1 }, { label: 'Requests (30 min)', num: 1 }],
       models.data.flatMap(m => (m.endpoints ?? []).map(e => {
         const f = find(m, e);
