@@ -433,6 +433,26 @@ async fn browser_story(b: &Browser) {
     }
     b.screenshot(&screenshot_path("breakdown.png")).await;
 
+    // Revoking the key (two clicks) refuses it from then on.
+    b.click("#nav-keys").await;
+    b.click("#keys-table tr[data-key-id] button.revoke").await;
+    b.wait_text("#keys-table tr[data-key-id] button.revoke", |t| {
+        t.contains("Confirm")
+    })
+    .await;
+    b.click("#keys-table tr[data-key-id] button.revoke").await;
+    b.wait_text("#keys-table tbody", |t| t.contains("revoked"))
+        .await;
+    let resp = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&json!({"model": "test/m", "messages": user("again")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "a revoked key");
+
     // Logging out ends the page's access.
     b.click("#logout").await;
     b.find("#login-form").await;
