@@ -7,6 +7,8 @@ use axum::http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub mod session;
+
 use crate::registry::{KeyInfo, Registry};
 use crate::types::now_ms;
 
@@ -39,6 +41,9 @@ pub enum AuthError {
     MetricsDisabled,
     #[error("Invalid master key")]
     InvalidMaster,
+    /// A dashboard session's write without its CSRF token, or from another origin.
+    #[error("Refused: {0}")]
+    CrossSite(&'static str),
 }
 
 /// The bearer token, if any (also accepts OpenAI-style `api-key`-less clients sending
@@ -116,18 +121,19 @@ fn check(k: &KeyInfo) -> Result<(), AuthError> {
 pub fn authenticate_admin(headers: &HeaderMap, master: Option<&str>) -> Result<(), AuthError> {
     let master = master.ok_or(AuthError::AdminDisabled)?;
     let token = bearer(headers).ok_or(AuthError::Missing)?;
-    let a = Sha256::digest(token.as_bytes());
-    let b = Sha256::digest(master.as_bytes());
-    // Comparing fixed-length digests byte by byte without early exit.
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    if diff == 0 {
+    if is_master(token, master) {
         Ok(())
     } else {
         Err(AuthError::InvalidMaster)
     }
+}
+
+/// Whether `presented` is the master key, in constant time (fixed-length digests compared
+/// without early exit, so neither content nor length leaks).
+pub fn is_master(presented: &str, master: &str) -> bool {
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(master.as_bytes());
+    session::constant_time_eq(&a, &b)
 }
 
 /// Hex SHA-256 of a key. Keys carry 160 random bits, so a fast hash is enough at rest.

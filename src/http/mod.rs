@@ -1,5 +1,6 @@
 //! The HTTP surface; the only module that imports axum. Routes are served under `/v1` and,
-//! for OpenRouter users who change only the host, under `/api/v1`.
+//! for OpenRouter users who change only the host, under `/api/v1`; the admin API under
+//! `/admin` and its dashboard under `/dashboard`.
 
 pub mod account;
 pub mod activity;
@@ -10,6 +11,7 @@ pub mod catalog;
 pub mod chat;
 pub mod cors;
 pub mod cost;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod guard;
@@ -133,6 +135,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", api(false))
         .nest("/api/v1", api(true))
         .nest("/admin", admin::router(state.clone()))
+        // The dashboard (never under /v1 or /api/v1): pages for people, over the admin API.
+        .merge(dashboard::router())
         .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -9,6 +9,7 @@ mod fake_bedrock;
 mod fake_gemini;
 mod helpers;
 mod schema;
+mod webdriver;
 
 mod admin_input;
 mod agents;
@@ -21,6 +22,7 @@ mod cli;
 mod conformance;
 mod connections;
 mod cors;
+mod dashboard;
 mod dialect;
 mod fallback;
 mod hardening;

@@ -1,4 +1,5 @@
-//! The admin API under `/admin`, guarded by the master key (`SWITCHYARD_MASTER_KEY`): keys,
+//! The admin API under `/admin`, guarded by the master key (`SWITCHYARD_MASTER_KEY`, as a
+//! bearer, or a dashboard session with its CSRF token on writes): keys,
 //! providers, models and their endpoints (create, list, update, disable), presets (with
 //! their versions), the request log, and every endpoint's live figures (`GET /endpoints`).
 //! Every change is written to the database and this replica's snapshot is reloaded at once;
@@ -62,7 +63,12 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let master = s.settings.master_key.as_ref().map(|k| k.expose());
-    match auth::authenticate_admin(req.headers(), master) {
+    // A bearer decides when sent; without one, a dashboard session may stand in for it.
+    let by_session = auth::bearer(req.headers())
+        .is_none()
+        .then(|| super::dashboard::admin_by_session(req.method(), req.headers(), master))
+        .flatten();
+    match by_session.unwrap_or_else(|| auth::authenticate_admin(req.headers(), master)) {
         Ok(()) => next.run(req).await,
         Err(e) => ApiError::from(e).into_response(),
     }

@@ -129,9 +129,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::Auth(AuthError::AdminDisabled | AuthError::MetricsDisabled) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Auth(
+                AuthError::AdminDisabled | AuthError::MetricsDisabled | AuthError::CrossSite(_),
+            ) => StatusCode::FORBIDDEN,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Refused(Refusal::Budget { .. }) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Refused(Refusal::ModelNotAllowed { .. }) => StatusCode::FORBIDDEN,
@@ -189,6 +189,9 @@ impl ApiError {
                     Some("metrics_disabled".into()),
                     None,
                 ),
+                ApiError::Auth(AuthError::CrossSite(_)) => {
+                    ("permission_error", None, Some("csrf_rejected".into()), None)
+                }
                 ApiError::Auth(e) => (
                     "authentication_error",
                     None,

@@ -64,9 +64,9 @@ pub fn error_type(e: &ApiError, status: u16) -> &'static str {
         ApiError::Invalid(_) | ApiError::MethodNotAllowed(_) | ApiError::Conflict(_) => {
             "invalid_request"
         }
-        ApiError::Auth(AuthError::AdminDisabled | AuthError::MetricsDisabled) => {
-            "permission_denied"
-        }
+        ApiError::Auth(
+            AuthError::AdminDisabled | AuthError::MetricsDisabled | AuthError::CrossSite(_),
+        ) => "permission_denied",
         ApiError::Auth(_) => "authentication",
         ApiError::Refused(r) => match r {
             Refusal::Budget { .. } => "payment_required",

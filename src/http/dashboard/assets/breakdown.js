@@ -1,0 +1,63 @@
+// Breakdown: GET /admin/usage grouped by key, model, provider or app.
+import { el, fmt, table } from './api.js';
+import { lineChart } from './charts.js';
+import { usageQuery, loadUsage, rangePicker, bucketTime, timeline, COUNTS } from './overview.js';
+
+let range = '24h';
+let groupBy = 'model';
+const TOP = 8;
+
+export async function breakdown(main) {
+  const redraw = () => { main.replaceChildren(); breakdown(main); };
+  main.append(el('h1', {}, 'Breakdown'),
+    el('div', { class: 'toolbar' },
+      rangePicker(range, r => { range = r; redraw(); }),
+      el('label', {}, 'Group by',
+        el('select', { id: 'group-by', onchange: e => { groupBy = e.target.value; redraw(); } },
+          ['key', 'model', 'provider', 'app'].map(g => el('option', { value: g, selected: g === groupBy }, g))))));
+  const query = usageQuery(range, { group_by: groupBy });
+  const usage = await loadUsage(query.q);
+  if (!usage) {
+    main.append(el('p', { class: 'muted', id: 'no-data' }, 'No data: this server does not offer usage figures (GET /admin/usage answered 404).'));
+    return;
+  }
+  // Sums per group (percentiles do not add up, so the table leaves them to the charts).
+  const groups = new Map();
+  for (const r of usage.data ?? []) {
+    const g = r.group ?? '(none)';
+    const s = groups.get(g) ?? { requests: 0, errors: 0, prompt: 0, completion: 0, cost: 0 };
+    s.requests += Number(r.requests ?? 0);
+    s.errors += Number(r.errors ?? 0);
+    s.prompt += Number(r.prompt_tokens ?? 0);
+    s.completion += Number(r.completion_tokens ?? 0);
+    s.cost += Number(r.cost ?? 0);
+    groups.set(g, s);
+  }
+  if (!groups.size) {
+    main.append(el('p', { class: 'muted', id: 'no-data' }, 'No requests in this range.'));
+    return;
+  }
+  const ordered = [...groups.entries()].sort((a, b) => b[1].requests - a[1].requests);
+  main.append(table(
+    [groupBy, { label: 'Requests', num: 1 }, { label: 'Errors', num: 1 }, { label: 'Error rate', num: 1 }, { label: 'Prompt tokens', num: 1 }, { label: 'Completion tokens', num: 1 }, { label: 'Cost', num: 1 }],
+    ordered.map(([g, s]) => el('tr', {},
+      el('td', {}, g), el('td', { class: 'num' }, fmt.int(s.requests)), el('td', { class: 'num' }, fmt.int(s.errors)),
+      el('td', { class: 'num' }, fmt.pct(s.requests ? (100 * s.errors) / s.requests : null)),
+      el('td', { class: 'num' }, fmt.int(s.prompt)), el('td', { class: 'num' }, fmt.int(s.completion)),
+      el('td', { class: 'num' }, fmt.usd(s.cost)))),
+    { id: 'breakdown-table' }));
+  // One series per group (the busiest few), aligned on the union of bucket times.
+  const top = ordered.slice(0, TOP).map(([g]) => g);
+  const xs = timeline(query, usage.data ?? []);
+  const series = f => top.map(g => {
+    const byT = new Map((usage.data ?? []).filter(r => (r.group ?? '(none)') === g).map(r => [bucketTime(r.t), r[f]]));
+    const empty = COUNTS.has(f) ? 0 : null;
+    return { label: g, values: xs.map(x => (byT.has(x) && byT.get(x) !== null ? Number(byT.get(x)) : empty)) };
+  });
+  const charts = el('div', { class: 'charts', id: 'charts' });
+  main.append(el('h2', {}, ordered.length > TOP ? `The ${TOP} busiest over time` : 'Over time'), charts);
+  lineChart(charts, 'Requests', xs, series('requests'), fmt.int);
+  lineChart(charts, 'Cost (USD)', xs, series('cost'), fmt.usd);
+  lineChart(charts, 'Latency p95', xs, series('latency_ms_p95'), fmt.ms);
+  lineChart(charts, 'Time to first token p95', xs, series('ttft_ms_p95'), fmt.ms);
+}
