@@ -15,6 +15,8 @@ use crate::metrics::Metrics;
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::Attempt;
 use crate::store::{AttemptRecord, RequestRecord};
+use crate::telemetry::propagate::Upstream;
+use crate::telemetry::trace::RequestTrace;
 use crate::types::usage::estimate_tokens;
 use crate::types::{now_ms, Price, Usage};
 
@@ -50,6 +52,8 @@ pub struct RequestInfo {
     pub session_id: Option<String>,
     /// Where the request's end is counted, with its front door.
     pub metrics: (std::sync::Arc<Metrics>, &'static str),
+    /// Its trace context, and its spans when they are exported.
+    pub trace: RequestTrace,
 }
 
 pub struct Meter {
@@ -67,6 +71,7 @@ pub struct Meter {
     ttft: Option<Duration>,
     sent: bool,
     metrics: (std::sync::Arc<Metrics>, &'static str),
+    trace: RequestTrace,
 }
 
 impl Meter {
@@ -74,6 +79,7 @@ impl Meter {
         info.metrics.0.admitted();
         Meter {
             metrics: info.metrics,
+            trace: info.trace,
             slot: Some(slot),
             admission: Some(admission),
             record: RequestRecord {
@@ -124,8 +130,10 @@ impl Meter {
         self.record.preset = Some(label);
     }
 
-    /// Notes an attempt before it starts, so a drop mid-attempt still records it.
-    pub fn attempt_started(&mut self, a: &Attempt) -> (usize, Instant) {
+    /// Notes an attempt before it starts, so a drop mid-attempt still records it. With the
+    /// trace context its upstream requests carry.
+    pub fn attempt_started(&mut self, a: &Attempt) -> ((usize, Instant), Option<Upstream>) {
+        let upstream = self.trace.attempt_started(a);
         self.in_flight = Some(a.price);
         self.record.attempts.push(AttemptRecord {
             provider: a.provider.clone(),
@@ -136,7 +144,7 @@ impl Meter {
             error: None,
             latency_ms: 0,
         });
-        (self.record.attempts.len() - 1, Instant::now())
+        ((self.record.attempts.len() - 1, Instant::now()), upstream)
     }
 
     pub fn attempt_ended(
@@ -144,6 +152,7 @@ impl Meter {
         (idx, t0): (usize, Instant),
         result: Result<(), &ProviderError>,
     ) {
+        self.trace.attempt_ended();
         if result.is_err() {
             // A failed attempt is not billed (providers do not charge for errors).
             self.in_flight = None;
@@ -231,6 +240,7 @@ impl Meter {
             ttft: self.ttft,
             sent: self.sent,
             metrics: self.metrics.clone(),
+            trace: std::mem::take(&mut self.trace),
         };
         self.sent = true;
         m
@@ -301,6 +311,7 @@ impl Meter {
             "request finished"
         );
         self.metrics.0.ended(self.metrics.1, r);
+        self.trace.finish(self.metrics.1, r);
         if let Some(slot) = self.slot.take() {
             slot.record(std::mem::take(&mut self.record));
         }

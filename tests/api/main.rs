@@ -42,4 +42,5 @@ mod sdk;
 mod sdk_openrouter;
 mod store_contract;
 mod streaming;
+mod traces;
 mod variants;
