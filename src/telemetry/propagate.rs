@@ -18,8 +18,11 @@ pub struct Upstream {
     pub tracestate: Option<HeaderValue>,
     /// Filled by the send path with the upstream's `host[:port]` (for `server.address`);
     /// `None` when no span is exported.
-    pub address: Option<Arc<OnceLock<(String, Option<u16>)>>>,
+    pub address: Option<Arc<Address>>,
 }
+
+/// The upstream's host and port, once its request is sent.
+pub type Address = OnceLock<(String, Option<u16>)>;
 
 tokio::task_local! {
     static UPSTREAM: Upstream;

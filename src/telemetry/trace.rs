@@ -11,7 +11,7 @@
 //! Prompts and completions are never exported (there is no opt-in to export them).
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::http::HeaderMap;
@@ -24,7 +24,7 @@ use opentelemetry_sdk::trace::{
     SpanProcessor,
 };
 
-use super::propagate::{format_traceparent, Incoming, Upstream};
+use super::propagate::{format_traceparent, Address, Incoming, Upstream};
 use crate::routing::Attempt;
 use crate::store::RequestRecord;
 use crate::types::registry::ProviderKind;
@@ -84,7 +84,7 @@ struct AttemptSpan {
     kind: ProviderKind,
     start: SystemTime,
     end: Option<SystemTime>,
-    address: Arc<OnceLock<(String, Option<u16>)>>,
+    address: Arc<Address>,
 }
 
 impl RequestTrace {
