@@ -157,14 +157,19 @@ impl App {
             tracing::info!("admin API disabled: set SWITCHYARD_MASTER_KEY to enable /admin");
         }
 
+        let traces = crate::telemetry::start_traces(&settings.traces)
+            .context("cannot start the trace exporter")?;
         let state = AppState {
-            settings: Arc::new(settings),
             registry,
             store,
             recorder,
             ledger,
             stats,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics: Arc::new(crate::metrics::Metrics::with_requests(
+                settings.metrics_enabled,
+            )),
+            traces,
+            settings: Arc::new(settings),
             lifecycle: crate::server::Lifecycle::default(),
         };
         let metrics_listener = match state.settings.metrics_listen {
@@ -216,6 +221,7 @@ impl App {
         let store = self.state.store.clone();
         let ledger = self.state.ledger.clone();
         let life = self.state.lifecycle.clone();
+        let traces = self.state.traces.clone();
         if let Some(listener) = self.metrics_listener {
             let metrics = http::metrics::open_router(self.state.clone());
             if let Ok(at) = listener.local_addr() {
@@ -253,6 +259,10 @@ impl App {
         let _ = self.keeper.await;
         ledger.release().await;
         store.close().await;
+        // Every span is queued: export them (the processor blocks while it does).
+        if let Some(traces) = traces {
+            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

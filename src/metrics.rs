@@ -62,6 +62,9 @@ struct ReasonLabel {
 /// The gateway's metrics and their registry (one per running app, so tests that run several
 /// apps in one process count separately).
 pub struct Metrics {
+    /// `[metrics] enabled`: when false, requests are not counted (the gauges read at scrape
+    /// time still are).
+    counting: bool,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<DoorOutcome, Histogram>,
@@ -97,6 +100,11 @@ fn seconds() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        Self::with_requests(true)
+    }
+
+    /// Metrics that count requests only when `counting`.
+    pub fn with_requests(counting: bool) -> Metrics {
         let mut registry = Registry::with_prefix("switchyard");
         let requests = Family::<RequestLabels, Counter>::default();
         let duration = Family::<DoorOutcome, Histogram>::new_with_constructor(seconds as fn() -> _);
@@ -198,6 +206,7 @@ impl Metrics {
         let [log_queue, log_written, log_dead_lettered, log_lost, log_failing, registry_version, registry_age_seconds] =
             <[Gauge; 7]>::try_from(handles).unwrap_or_else(|_| unreachable!("seven gauges"));
         Metrics {
+            counting,
             registry,
             requests,
             duration,
@@ -221,11 +230,17 @@ impl Metrics {
     }
 
     pub fn admitted(&self) {
+        if !self.counting {
+            return;
+        }
         self.in_flight.inc();
     }
 
     /// Counts a request that was admitted and has ended (its record is final).
     pub fn ended(&self, door: &'static str, r: &RequestRecord) {
+        if !self.counting {
+            return;
+        }
         self.in_flight.dec();
         let model = r.served_model.clone().unwrap_or_else(|| "none".into());
         let provider = r.provider.clone().unwrap_or_else(|| "none".into());
@@ -293,6 +308,9 @@ impl Metrics {
     }
 
     pub fn refused(&self, reason: &'static str) {
+        if !self.counting {
+            return;
+        }
         self.refusals.get_or_create(&ReasonLabel { reason }).inc();
     }
 

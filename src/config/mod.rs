@@ -98,6 +98,10 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Serves `/metrics` alone, without auth, for a cluster-internal scraper.
     pub metrics_listen: Option<SocketAddr>,
+    /// Count requests for `/metrics` (`[metrics] enabled`, `SWITCHYARD_METRICS_ENABLED`).
+    pub metrics_enabled: bool,
+    /// OpenTelemetry traces: exported only when an endpoint is set.
+    pub traces: TracesSettings,
     /// Providers created through the admin API may read credentials only from variables
     /// with this prefix, or from variables the config file's providers name.
     pub provider_env_prefix: String,
@@ -130,6 +134,14 @@ pub struct RoutingSettings {
     /// Chunks without output a stream may send before its first token (they are held until
     /// the commit point).
     pub max_precommit_chunks: usize,
+}
+
+/// Where spans go: the OTLP/HTTP traces URL (`[traces] endpoint`, or the standard
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`).
+/// `None`: traces are off.
+#[derive(Debug, Clone, Default)]
+pub struct TracesSettings {
+    pub endpoint: Option<String>,
 }
 
 /// Where rate limits live: shared through Redis, through PostgreSQL, or in each replica.
@@ -174,6 +186,11 @@ pub struct EnvOverrides {
     pub retention_days: Option<String>,
     /// `[accounting] capture_content`.
     pub capture_content: Option<String>,
+    /// `SWITCHYARD_METRICS_ENABLED`.
+    pub metrics_enabled: Option<String>,
+    /// The OTLP traces URL from the standard OpenTelemetry variables; `Some("")` when
+    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn traces off.
+    pub otlp_traces_endpoint: Option<String>,
 }
 
 impl EnvOverrides {
@@ -192,8 +209,24 @@ impl EnvOverrides {
             metrics_listen: var("SWITCHYARD_METRICS_LISTEN"),
             retention_days: var("SWITCHYARD_RETENTION_DAYS"),
             capture_content: var("SWITCHYARD_CAPTURE_CONTENT"),
+            metrics_enabled: var("SWITCHYARD_METRICS_ENABLED"),
+            otlp_traces_endpoint: otlp_traces_endpoint(var),
         }
     }
+}
+
+/// The standard OpenTelemetry variables, read the way the OTLP/HTTP exporters read them: the
+/// per-signal URL as is, else the base URL with `/v1/traces` appended.
+fn otlp_traces_endpoint(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let off =
+        |name: &str, value: &str| var(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value));
+    if off("OTEL_SDK_DISABLED", "true") || off("OTEL_TRACES_EXPORTER", "none") {
+        return Some(String::new());
+    }
+    var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
+        var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+    })
 }
 
 /// Reads and validates the config file at `path`, then applies `env`. Relative paths in the
@@ -306,6 +339,35 @@ fn parse_in(
             ))
         }
     };
+
+    let metrics_enabled = match env.metrics_enabled.as_deref() {
+        None => raw.metrics.enabled.unwrap_or(true),
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
+            return Err(err(
+                "SWITCHYARD_METRICS_ENABLED",
+                format!("`{other}` is not true or false"),
+            ))
+        }
+    };
+    let traces_endpoint = match &env.otlp_traces_endpoint {
+        Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
+        None => raw.traces.endpoint.filter(|u| !u.trim().is_empty()),
+    };
+    if let Some(url) = &traces_endpoint {
+        let field = if env.otlp_traces_endpoint.is_some() {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        } else {
+            "traces.endpoint"
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(err(
+                field,
+                format!("`{url}` is not an http:// or https:// URL (OTLP over HTTP)"),
+            ));
+        }
+    }
 
     let r = raw.routing;
     let routing = RoutingSettings {
@@ -527,6 +589,10 @@ fn parse_in(
         master_key: env.master_key.clone().map(Secret::new),
         metrics_token: env.metrics_token.clone().map(Secret::new),
         metrics_listen,
+        metrics_enabled,
+        traces: TracesSettings {
+            endpoint: traces_endpoint,
+        },
         provider_env_prefix: raw
             .auth
             .provider_env_prefix
@@ -644,6 +710,56 @@ mod tests {
             p("[[models]]\nslug='a/b'\n[[models.endpoints]]\nprovider='zz'\nupstream_model='m'\n")
                 .unwrap_err();
         assert_eq!(e.field, "models[0].endpoints[0].provider");
+    }
+
+    #[test]
+    fn traces_follow_the_standard_variables_and_metrics_can_be_off() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(otlp_traces_endpoint(env(&[])), None);
+        assert_eq!(
+            otlp_traces_endpoint(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])),
+            Some("http://c:4318/v1/traces".into())
+        );
+        assert_eq!(
+            otlp_traces_endpoint(env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:4318/x"),
+            ])),
+            Some("http://t:4318/x".into())
+        );
+        assert_eq!(
+            otlp_traces_endpoint(env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_SDK_DISABLED", "true"),
+            ])),
+            Some(String::new())
+        );
+        let on = "[traces]\nendpoint = 'http://c:4318/v1/traces'\n";
+        assert_eq!(
+            p(on).unwrap().traces.endpoint.as_deref(),
+            Some("http://c:4318/v1/traces")
+        );
+        // The environment wins, and can switch the file's endpoint off.
+        let off = EnvOverrides {
+            otlp_traces_endpoint: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(parse(on, "t.toml", &off).unwrap().traces.endpoint, None);
+        assert!(p("[traces]\nendpoint = 'c:4318'\n").is_err());
+        assert!(p("").unwrap().metrics_enabled);
+        assert!(!p("[metrics]\nenabled = false\n").unwrap().metrics_enabled);
+        let env_off = EnvOverrides {
+            metrics_enabled: Some("false".into()),
+            ..Default::default()
+        };
+        assert!(!parse("", "t.toml", &env_off).unwrap().metrics_enabled);
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
+    pub traces: RawTraces,
+    #[serde(default)]
     pub providers: Vec<ProviderDecl>,
     #[serde(default)]
     pub models: Vec<ModelDecl>,
@@ -114,4 +118,16 @@ pub struct RawLimits {
     pub redis_url: Option<String>,
     pub on_redis_failure: Option<String>,
     pub share_through_database: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTraces {
+    pub endpoint: Option<String>,
 }

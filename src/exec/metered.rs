@@ -15,6 +15,8 @@ use crate::metrics::Metrics;
 use crate::providers::{Chunk, ProviderError};
 use crate::routing::Attempt;
 use crate::store::{AttemptRecord, RequestRecord};
+use crate::telemetry::propagate::Upstream;
+use crate::telemetry::trace::RequestTrace;
 use crate::types::usage::estimate_tokens;
 use crate::types::{now_ms, Price, Usage};
 
@@ -50,6 +52,8 @@ pub struct RequestInfo {
     pub session_id: Option<String>,
     /// Where the request's end is counted, with its front door.
     pub metrics: (std::sync::Arc<Metrics>, &'static str),
+    /// Its trace context, and its spans when they are exported.
+    pub trace: RequestTrace,
 }
 
 pub struct Meter {
@@ -69,6 +73,7 @@ pub struct Meter {
     metrics: (std::sync::Arc<Metrics>, &'static str),
     /// The request's content, when capture is on for it (`None`: nothing is captured).
     capture: Option<Box<super::capture::Capture>>,
+    trace: RequestTrace,
 }
 
 impl Meter {
@@ -76,6 +81,7 @@ impl Meter {
         info.metrics.0.admitted();
         Meter {
             metrics: info.metrics,
+            trace: info.trace,
             slot: Some(slot),
             admission: Some(admission),
             record: RequestRecord {
@@ -139,8 +145,10 @@ impl Meter {
         self.record.preset = Some(label);
     }
 
-    /// Notes an attempt before it starts, so a drop mid-attempt still records it.
-    pub fn attempt_started(&mut self, a: &Attempt) -> (usize, Instant) {
+    /// Notes an attempt before it starts, so a drop mid-attempt still records it. With the
+    /// trace context its upstream requests carry.
+    pub fn attempt_started(&mut self, a: &Attempt) -> ((usize, Instant), Option<Upstream>) {
+        let upstream = self.trace.attempt_started(a);
         self.in_flight = Some(a.price);
         self.record.attempts.push(AttemptRecord {
             provider: a.provider.clone(),
@@ -151,7 +159,7 @@ impl Meter {
             error: None,
             latency_ms: 0,
         });
-        (self.record.attempts.len() - 1, Instant::now())
+        ((self.record.attempts.len() - 1, Instant::now()), upstream)
     }
 
     pub fn attempt_ended(
@@ -159,6 +167,7 @@ impl Meter {
         (idx, t0): (usize, Instant),
         result: Result<(), &ProviderError>,
     ) {
+        self.trace.attempt_ended();
         if result.is_err() {
             // A failed attempt is not billed (providers do not charge for errors).
             self.in_flight = None;
@@ -250,6 +259,7 @@ impl Meter {
             sent: self.sent,
             metrics: self.metrics.clone(),
             capture: self.capture.take(),
+            trace: std::mem::take(&mut self.trace),
         };
         self.sent = true;
         m
@@ -323,6 +333,7 @@ impl Meter {
         if let Some(cap) = self.capture.take() {
             r.content = Some(Box::new(cap.finish(r.finish_reason.as_deref())));
         }
+        self.trace.finish(self.metrics.1, r);
         if let Some(slot) = self.slot.take() {
             slot.record(std::mem::take(&mut self.record));
         }

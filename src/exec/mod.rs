@@ -19,6 +19,7 @@ use crate::providers::{
 };
 use crate::routing::policy::{self, Verdict};
 use crate::routing::{Attempt, Plan};
+use crate::telemetry::propagate;
 use crate::types::{ChatRequest, InvalidRequest};
 
 /// What the executor runs: the request in canonical form for adapters that translate, and
@@ -121,12 +122,12 @@ pub async fn complete(
 ) -> Result<(Completion, Attempt), ExecError> {
     let mut failures = Vec::new();
     for attempt in &plan.attempts {
-        let mark = meter.attempt_started(attempt);
-        let result =
-            match tokio::time::timeout(attempt.request_timeout, req.complete(attempt)).await {
-                Ok(r) => r,
-                Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
-            };
+        let (mark, trace) = meter.attempt_started(attempt);
+        let call = tokio::time::timeout(attempt.request_timeout, req.complete(attempt));
+        let result = match propagate::scope(trace, call).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
+        };
         meter.attempt_ended(mark, result.as_ref().map(|_| ()));
         match result {
             Ok(c) => {
@@ -161,10 +162,10 @@ async fn start_stream(
 ) -> (Meter, Result<Committed, ExecError>) {
     let mut failures = Vec::new();
     for attempt in &plan.attempts {
-        let mark = meter.attempt_started(attempt);
+        let (mark, trace) = meter.attempt_started(attempt);
         let deadline = tokio::time::Instant::now() + attempt.first_token_timeout;
-        let result = match tokio::time::timeout_at(deadline, open_until_commit(attempt, &req)).await
-        {
+        let call = tokio::time::timeout_at(deadline, open_until_commit(attempt, &req));
+        let result = match propagate::scope(trace, call).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Timeout("waiting for the first token")),
         };

@@ -16,6 +16,7 @@ use crate::exec::{Meter, RequestInfo};
 use crate::ledger::{Admission, Estimate, KeyRef, RateHeaders, Refusal};
 use crate::routing::preset::{self, Applied, Door};
 use crate::routing::Plan;
+use crate::telemetry::trace::RequestTrace;
 use crate::types::chat::parse_body;
 use crate::types::RawObject;
 
@@ -180,6 +181,7 @@ pub async fn admit(
                     .collect()
             }),
             metrics: (state.metrics.clone(), ctx.door),
+            trace: RequestTrace::begin(state.traces.as_ref(), headers, ctx.started),
         },
         ctx.started,
     );

@@ -59,6 +59,8 @@ pub struct AppState {
     pub stats: Arc<crate::routing::LiveStats>,
     /// Prometheus metrics (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// OpenTelemetry span export, when configured.
+    pub traces: Option<Arc<crate::telemetry::trace::Traces>>,
     /// Draining (health says so) and cut (open streams end) at shutdown.
     pub lifecycle: crate::server::Lifecycle,
 }

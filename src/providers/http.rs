@@ -22,6 +22,14 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Err
         .build()
 }
 
+/// Sends an upstream request, with the W3C trace context of the attempt it belongs to.
+pub async fn send(rb: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+    let (client, req) = rb.build_split();
+    let mut req = req?;
+    crate::telemetry::propagate::inject(&mut req);
+    client.execute(req).await
+}
+
 /// Classifies a transport error. The upstream URL (which may be internal) goes to the
 /// operators' log only; the error that reaches clients and records names no address.
 pub fn transport_error(e: reqwest::Error) -> ProviderError {

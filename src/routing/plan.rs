@@ -47,6 +47,8 @@ pub struct Attempt {
     /// Public slug of the model this attempt serves.
     pub model: String,
     pub provider: String,
+    /// The provider's wire format (names the vendor in traces).
+    pub kind: crate::types::registry::ProviderKind,
     pub adapter: Arc<dyn Provider>,
     pub upstream_model: String,
     pub price: Price,
@@ -299,6 +301,7 @@ pub fn plan(
             candidates.push(Attempt {
                 model: model.decl.slug.clone(),
                 provider: ep.provider.clone(),
+                kind: entry.decl.kind,
                 adapter: adapter.clone(),
                 upstream_model: ep.upstream_model.clone(),
                 price: ep.price(),

@@ -47,4 +47,5 @@ mod sdk;
 mod sdk_openrouter;
 mod store_contract;
 mod streaming;
+mod traces;
 mod variants;

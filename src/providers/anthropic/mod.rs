@@ -106,14 +106,14 @@ impl Anthropic {
     }
 
     async fn send(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(http::transport_error)?;
+        let resp = http::send(
+            self.client
+                .post(&self.url)
+                .headers(self.headers.clone())
+                .body(body),
+        )
+        .await
+        .map_err(http::transport_error)?;
         if !resp.status().is_success() {
             return Err(errors::from_response(resp).await);
         }

@@ -56,14 +56,14 @@ impl Anthropic {
         req: &NativeRequest<'_>,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
-        let resp = self
-            .client
-            .post(url)
-            .headers(self.native_headers(req))
-            .body(body)
-            .send()
-            .await
-            .map_err(http::transport_error)?;
+        let resp = http::send(
+            self.client
+                .post(url)
+                .headers(self.native_headers(req))
+                .body(body),
+        )
+        .await
+        .map_err(http::transport_error)?;
         if !resp.status().is_success() {
             return Err(errors::from_response(resp).await);
         }

@@ -345,12 +345,7 @@ impl Bedrock {
         let url = reqwest::Url::parse(&url)
             .map_err(|e| http::config_error(format!("invalid upstream URL {url}: {e}")))?;
         let headers = self.request_headers(&url, &body, stream, SystemTime::now())?;
-        let resp = self
-            .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
+        let resp = http::send(self.client.post(url).headers(headers).body(body))
             .await
             .map_err(http::transport_error)?;
         if !resp.status().is_success() {

@@ -108,14 +108,14 @@ impl Gemini {
     }
 
     async fn send(&self, url: String, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
-        let resp = self
-            .client
-            .post(url)
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(http::transport_error)?;
+        let resp = http::send(
+            self.client
+                .post(url)
+                .headers(self.headers.clone())
+                .body(body),
+        )
+        .await
+        .map_err(http::transport_error)?;
         if resp.status().is_success() {
             return Ok(resp);
         }

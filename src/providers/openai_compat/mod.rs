@@ -138,14 +138,14 @@ impl OpenAiCompat {
         op: Op,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
-        let resp = self
-            .client
-            .post(self.target.url(upstream_model, op)?)
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(http::transport_error)?;
+        let resp = http::send(
+            self.client
+                .post(self.target.url(upstream_model, op)?)
+                .headers(self.headers.clone())
+                .body(body),
+        )
+        .await
+        .map_err(http::transport_error)?;
         if !resp.status().is_success() {
             return Err(http::error_from_response(resp).await);
         }

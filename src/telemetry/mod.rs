@@ -1,5 +1,12 @@
 //! Logging: text or JSON lines, filtered by `log.filter` / `SWITCHYARD_LOG`. Request spans carry
 //! the request id; prompts, responses and secrets are never logged.
+//!
+//! Traces (OpenTelemetry, exported over OTLP/HTTP when an endpoint is configured) are in
+//! `trace`; the W3C trace context sent to upstreams in `propagate`.
+
+mod export;
+pub mod propagate;
+pub mod trace;
 
 use tracing_subscriber::EnvFilter;
 
@@ -20,3 +27,5 @@ pub fn init(format: LogFormat, filter: &str) {
             .try_init(),
     };
 }
+
+pub use export::start as start_traces;

@@ -1,0 +1,150 @@
+//! W3C Trace Context (`traceparent`, `tracestate`): read from clients, sent to upstreams.
+//!
+//! The executor runs each upstream attempt inside `scope(ctx, ..)`; the adapters' one send
+//! path (`providers::http::send`) adds the headers of the attempt in scope. A task-local
+//! keeps the adapters' signatures free of tracing: an attempt without a context (no client
+//! context and no exported trace) runs outside any scope and costs nothing.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use axum::http::{HeaderMap, HeaderValue};
+
+/// What one upstream attempt sends, and where the attempt's span learns the upstream's
+/// address.
+#[derive(Clone)]
+pub struct Upstream {
+    pub traceparent: HeaderValue,
+    pub tracestate: Option<HeaderValue>,
+    /// Filled by the send path with the upstream's `host[:port]` (for `server.address`);
+    /// `None` when no span is exported.
+    pub address: Option<Arc<Address>>,
+}
+
+/// The upstream's host and port, once its request is sent.
+pub type Address = OnceLock<(String, Option<u16>)>;
+
+tokio::task_local! {
+    static UPSTREAM: Upstream;
+}
+
+/// Runs `fut` (one upstream attempt) with `ctx` as the trace context its requests carry.
+pub async fn scope<F: Future>(ctx: Option<Upstream>, fut: F) -> F::Output {
+    match ctx {
+        Some(ctx) => UPSTREAM.scope(ctx, fut).await,
+        None => fut.await,
+    }
+}
+
+/// Adds the attempt's trace context to an upstream request (replacing any the operator's
+/// configured headers set) and notes where it goes.
+pub fn inject(req: &mut reqwest::Request) {
+    let _ = UPSTREAM.try_with(|ctx| {
+        let headers = req.headers_mut();
+        headers.insert("traceparent", ctx.traceparent.clone());
+        match &ctx.tracestate {
+            Some(ts) => headers.insert("tracestate", ts.clone()),
+            None => headers.remove("tracestate"),
+        };
+        if let (Some(cell), Some(host)) = (&ctx.address, req.url().host_str()) {
+            let _ = cell.set((host.to_owned(), req.url().port_or_known_default()));
+        }
+    });
+}
+
+/// A client's `traceparent`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub trace_id: u128,
+    pub span_id: u64,
+    pub flags: u8,
+}
+
+/// The client's trace context as it came: parsed, and the raw values to forward.
+#[derive(Clone)]
+pub struct Incoming {
+    pub parent: Parent,
+    pub traceparent: HeaderValue,
+    pub tracestate: Option<HeaderValue>,
+}
+
+impl Incoming {
+    /// The client's context, when its `traceparent` is valid (an invalid one is ignored, as
+    /// the W3C specification asks, and so is its `tracestate`).
+    pub fn from_headers(headers: &HeaderMap) -> Option<Incoming> {
+        let tp = headers.get("traceparent")?;
+        let parent = parse_traceparent(tp.to_str().ok()?)?;
+        let tracestate = headers
+            .get("tracestate")
+            .filter(|v| !v.is_empty() && v.len() <= 512)
+            .cloned();
+        Some(Incoming {
+            parent,
+            traceparent: tp.clone(),
+            tracestate,
+        })
+    }
+}
+
+/// `version-traceid-parentid-flags`, lower-case hex; version `ff` and all-zero ids are
+/// invalid; a future version may append fields after a `-`.
+pub fn parse_traceparent(s: &str) -> Option<Parent> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        return None;
+    }
+    let hex = |r: std::ops::Range<usize>| -> Option<&str> {
+        let part = &s[r];
+        part.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            .then_some(part)
+    };
+    let version = u8::from_str_radix(hex(0..2)?, 16).ok()?;
+    if version == 0xff || (version == 0 && b.len() != 55) || (b.len() > 55 && b[55] != b'-') {
+        return None;
+    }
+    let trace_id = u128::from_str_radix(hex(3..35)?, 16).ok()?;
+    let span_id = u64::from_str_radix(hex(36..52)?, 16).ok()?;
+    let flags = u8::from_str_radix(hex(53..55)?, 16).ok()?;
+    (trace_id != 0 && span_id != 0).then_some(Parent {
+        trace_id,
+        span_id,
+        flags,
+    })
+}
+
+/// A version-00 `traceparent`.
+pub fn format_traceparent(trace_id: u128, span_id: u64, flags: u8) -> HeaderValue {
+    let s = format!("00-{trace_id:032x}-{span_id:016x}-{flags:02x}");
+    // Hex digits and dashes only.
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trips_and_rejects_invalid_values() {
+        let s = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let p = parse_traceparent(s).unwrap();
+        assert_eq!(p.trace_id, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+        assert_eq!(p.span_id, 0x00f067aa0ba902b7);
+        assert_eq!(p.flags, 1);
+        assert_eq!(format_traceparent(p.trace_id, p.span_id, p.flags), s);
+        // A later version may carry more fields.
+        assert!(parse_traceparent(&format!("01{}-extra", &s[2..])).is_some());
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+        ] {
+            assert!(parse_traceparent(bad).is_none(), "{bad}");
+        }
+    }
+}
