@@ -9,7 +9,8 @@
 #   bash bench/instructions.sh ea0eddf HEAD    # revisions, built from clean exports; ratios
 #                                              # are against the first one
 # Knobs: INSTR_N (requests per kind, 400), INSTR_CONC (client connections, 4),
-#   INSTR_WORK (/tmp/sy-instr). Ports 18180-18181.
+#   INSTR_WORK (/tmp/sy-instr), INSTR_SKIP_BUILD (set: reuse the binaries an earlier run
+#   built, from $INSTR_WORK-bin). Ports 18180-18181.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,9 +47,14 @@ binary_of() { # $1 = revision or "" for the work tree; prints the binary's path
         target="$ROOT/target/bench-revs"
         find "$src" -name '*.rs' -exec touch {} +
     fi
+    local out="$WORK-bin/switchyard-${1:-worktree}"
+    if [ -n "${INSTR_SKIP_BUILD:-}" ] && [ -x "$out" ]; then
+        echo "$out"
+        return
+    fi
     log "cargo build --release ${1:-(work tree)}"
     (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release --quiet)
-    local out="$WORK/switchyard-${1:-worktree}"
+    mkdir -p "$WORK-bin"
     cp "$target/release/switchyard" "$out"
     echo "$out"
 }

@@ -112,12 +112,19 @@ impl App {
         let stop_background = CancellationToken::new();
         let (recorder, rx) = Recorder::channel(settings.accounting.queue_capacity);
         let stats = Arc::new(crate::routing::LiveStats::default());
+        let metrics = Arc::new(crate::metrics::Metrics::with_key_labels(
+            settings.metrics_enabled,
+            settings.metrics_key_labels.clone(),
+        ));
         let writer = accounting::spawn_writer(
             store.clone(),
             rx,
             settings.accounting.clone(),
             &recorder,
-            stats.clone(),
+            accounting::Observers {
+                stats: stats.clone(),
+                write_seconds: metrics.log_write_seconds.clone(),
+            },
             ledger.holder().to_owned(),
             stop_background.clone(),
         );
@@ -165,9 +172,7 @@ impl App {
             recorder,
             ledger,
             stats,
-            metrics: Arc::new(crate::metrics::Metrics::with_requests(
-                settings.metrics_enabled,
-            )),
+            metrics,
             traces,
             settings: Arc::new(settings),
             lifecycle: crate::server::Lifecycle::default(),

@@ -55,6 +55,17 @@ struct AttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyOutcome {
+    key: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabel {
+    key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -72,11 +83,20 @@ pub struct Metrics {
     attempts_per_request: Histogram,
     fallbacks: Family<DoorLabel, Counter>,
     upstream_attempts: Family<AttemptLabels, Counter>,
+    attempt_duration: Family<AttemptLabels, Histogram>,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<ModelProvider, Counter<f64, AtomicU64>>,
     streams: Family<DoorOutcome, Counter>,
     refusals: Family<ReasonLabel, Counter>,
     in_flight: Gauge,
+    in_flight_streams: Gauge,
+    /// Keys an operator named in `[metrics] key_labels`: only these get per-key series,
+    /// so a gateway with thousands of keys keeps a bounded label set.
+    key_labels: std::collections::HashSet<String>,
+    key_requests: Family<KeyOutcome, Counter>,
+    key_cost: Family<KeyLabel, Counter<f64, AtomicU64>>,
+    /// How long the request-log writer's batches take to commit (observed by the writer).
+    pub log_write_seconds: Histogram,
     // Read from the app's state at scrape time.
     pub log_queue: Gauge,
     pub log_written: Gauge,
@@ -105,6 +125,11 @@ impl Metrics {
 
     /// Metrics that count requests only when `counting`.
     pub fn with_requests(counting: bool) -> Metrics {
+        Self::with_key_labels(counting, Vec::new())
+    }
+
+    /// Metrics that count requests only when `counting`, with per-key series for `keys`.
+    pub fn with_key_labels(counting: bool, keys: Vec<String>) -> Metrics {
         let mut registry = Registry::with_prefix("switchyard");
         let requests = Family::<RequestLabels, Counter>::default();
         let duration = Family::<DoorOutcome, Histogram>::new_with_constructor(seconds as fn() -> _);
@@ -112,6 +137,13 @@ impl Metrics {
         let attempts_per_request = Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 8.0]);
         let fallbacks = Family::<DoorLabel, Counter>::default();
         let upstream_attempts = Family::<AttemptLabels, Counter>::default();
+        let attempt_duration =
+            Family::<AttemptLabels, Histogram>::new_with_constructor(seconds as fn() -> _);
+        let key_requests = Family::<KeyOutcome, Counter>::default();
+        let key_cost = Family::<KeyLabel, Counter<f64, AtomicU64>>::default();
+        // 1 ms .. ~16 s.
+        let log_write_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let in_flight_streams = Gauge::default();
         let tokens = Family::<TokenLabels, Counter>::default();
         let cost = Family::<ModelProvider, Counter<f64, AtomicU64>>::default();
         let streams = Family::<DoorOutcome, Counter>::default();
@@ -168,6 +200,31 @@ impl Metrics {
             "Admitted requests not yet ended (streams included)",
             in_flight.clone(),
         );
+        registry.register(
+            "in_flight_streams",
+            "Streams past their commit point, not yet ended",
+            in_flight_streams.clone(),
+        );
+        registry.register(
+            "upstream_attempt_duration_seconds",
+            "Upstream attempts' durations (to the answer, or to the first token of a stream), by provider and how each ended",
+            attempt_duration.clone(),
+        );
+        registry.register(
+            "key_requests",
+            "Requests of the keys named in [metrics] key_labels, by key and outcome",
+            key_requests.clone(),
+        );
+        registry.register(
+            "key_cost_usd",
+            "Cost billed in USD to the keys named in [metrics] key_labels",
+            key_cost.clone(),
+        );
+        registry.register(
+            "request_log_write_seconds",
+            "Time the request-log writer's batches took to commit",
+            log_write_seconds.clone(),
+        );
         let gauges = [
             (
                 "request_log_queue",
@@ -214,11 +271,17 @@ impl Metrics {
             attempts_per_request,
             fallbacks,
             upstream_attempts,
+            attempt_duration,
             tokens,
             cost,
             streams,
             refusals,
             in_flight,
+            in_flight_streams,
+            key_labels: keys.into_iter().collect(),
+            key_requests,
+            key_cost,
+            log_write_seconds,
             log_queue,
             log_written,
             log_dead_lettered,
@@ -278,12 +341,27 @@ impl Metrics {
             self.fallbacks.get_or_create(&DoorLabel { door }).inc();
         }
         for a in &r.attempts {
-            self.upstream_attempts
-                .get_or_create(&AttemptLabels {
-                    provider: a.provider.clone(),
-                    outcome: a.outcome.clone(),
+            let labels = AttemptLabels {
+                provider: a.provider.clone(),
+                outcome: a.outcome.clone(),
+            };
+            self.attempt_duration
+                .get_or_create(&labels)
+                .observe(secs(a.latency_ms));
+            self.upstream_attempts.get_or_create(&labels).inc();
+        }
+        if let Some(key) = r.key_id.as_ref().filter(|k| self.key_labels.contains(*k)) {
+            self.key_requests
+                .get_or_create(&KeyOutcome {
+                    key: key.clone(),
+                    outcome: r.outcome.clone(),
                 })
                 .inc();
+            if r.cost_nanos > 0 {
+                self.key_cost
+                    .get_or_create(&KeyLabel { key: key.clone() })
+                    .inc_by(r.cost_nanos as f64 / 1e9);
+            }
         }
         for (kind, n) in [
             ("prompt", r.prompt_tokens),
@@ -304,6 +382,19 @@ impl Metrics {
             self.cost
                 .get_or_create(&ModelProvider { model, provider })
                 .inc_by(r.cost_nanos as f64 / 1e9);
+        }
+    }
+
+    /// A stream passed its commit point (paired with `stream_ended`).
+    pub fn stream_started(&self) {
+        if self.counting {
+            self.in_flight_streams.inc();
+        }
+    }
+
+    pub fn stream_ended(&self) {
+        if self.counting {
+            self.in_flight_streams.dec();
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 pub use retention::spawn_retention;
-pub use writer::spawn_writer;
+pub use writer::{spawn_writer, Observers};
 
 use crate::store::RequestRecord;
 

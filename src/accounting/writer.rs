@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +21,15 @@ struct Writer {
     health: Arc<LogHealth>,
     pending: Arc<Pending>,
     stats: Arc<LiveStats>,
+    write_seconds: Histogram,
     stop: CancellationToken,
+}
+
+/// Who learns from what the writer writes: routing's live figures, and the metrics' write
+/// latency.
+pub struct Observers {
+    pub stats: Arc<LiveStats>,
+    pub write_seconds: Histogram,
 }
 
 pub fn spawn_writer(
@@ -28,10 +37,14 @@ pub fn spawn_writer(
     mut rx: mpsc::Receiver<Record>,
     settings: AccountingSettings,
     recorder: &super::Recorder,
-    stats: Arc<LiveStats>,
+    observers: Observers,
     holder: String,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let Observers {
+        stats,
+        write_seconds,
+    } = observers;
     let (health, pending) = (recorder.health.clone(), recorder.pending.clone());
     tokio::spawn(async move {
         let w = Writer {
@@ -40,6 +53,7 @@ pub fn spawn_writer(
             health,
             pending,
             stats,
+            write_seconds,
             stop: stop.clone(),
         };
         let mut batch: Vec<Record> = Vec::with_capacity(settings.batch_size);
@@ -94,7 +108,10 @@ impl Writer {
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = match self.store.insert_records(batch, &self.holder).await {
+            let started = std::time::Instant::now();
+            let written = self.store.insert_records(batch, &self.holder).await;
+            self.write_seconds.observe(started.elapsed().as_secs_f64());
+            let result = match written {
                 Ok(inserted) => {
                     // Rows this call inserted (a retry after a commit whose answer was lost
                     // inserts none again).

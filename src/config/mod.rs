@@ -100,6 +100,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Count requests for `/metrics` (`[metrics] enabled`, `SWITCHYARD_METRICS_ENABLED`).
     pub metrics_enabled: bool,
+    /// `[metrics] key_labels`: the keys with per-key series.
+    pub metrics_key_labels: Vec<String>,
     /// OpenTelemetry traces: exported only when an endpoint is set.
     pub traces: TracesSettings,
     /// Providers created through the admin API may read credentials only from variables
@@ -590,6 +592,7 @@ fn parse_in(
         metrics_token: env.metrics_token.clone().map(Secret::new),
         metrics_listen,
         metrics_enabled,
+        metrics_key_labels: raw.metrics.key_labels.clone(),
         traces: TracesSettings {
             endpoint: traces_endpoint,
         },

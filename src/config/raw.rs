@@ -124,6 +124,9 @@ pub struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     pub enabled: Option<bool>,
+    /// Key ids that get their own series (`switchyard_key_*`).
+    #[serde(default)]
+    pub key_labels: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

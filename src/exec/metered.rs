@@ -69,6 +69,8 @@ pub struct Meter {
     usage: Option<Usage>,
     output_bytes: usize,
     ttft: Option<Duration>,
+    /// A stream counted in `in_flight_streams`, to uncount when it ends.
+    stream_open: bool,
     sent: bool,
     metrics: (std::sync::Arc<Metrics>, &'static str),
     /// The request's content, when capture is on for it (`None`: nothing is captured).
@@ -100,6 +102,7 @@ impl Meter {
             usage: None,
             output_bytes: 0,
             ttft: None,
+            stream_open: false,
             sent: false,
             capture: None,
         }
@@ -199,6 +202,10 @@ impl Meter {
     pub fn first_token(&mut self) {
         if self.ttft.is_none() {
             self.ttft = Some(self.started.elapsed());
+            if self.record.streamed {
+                self.metrics.0.stream_started();
+                self.stream_open = true;
+            }
         }
     }
 
@@ -256,6 +263,7 @@ impl Meter {
             usage: self.usage.take(),
             output_bytes: self.output_bytes,
             ttft: self.ttft,
+            stream_open: std::mem::take(&mut self.stream_open),
             sent: self.sent,
             metrics: self.metrics.clone(),
             capture: self.capture.take(),
@@ -329,6 +337,9 @@ impl Meter {
             latency_ms = r.latency_ms,
             "request finished"
         );
+        if std::mem::take(&mut self.stream_open) {
+            self.metrics.0.stream_ended();
+        }
         self.metrics.0.ended(self.metrics.1, r);
         if let Some(cap) = self.capture.take() {
             r.content = Some(Box::new(cap.finish(r.finish_reason.as_deref())));

@@ -137,3 +137,95 @@ async fn a_metrics_token_reads_them_and_a_separate_listener_needs_none() {
     assert!(fake.received().is_empty());
     app.stop().await;
 }
+
+/// Streams in flight, attempt and write latencies, and per-key series only for the keys an
+/// operator named in `[metrics] key_labels`.
+#[tokio::test]
+async fn streams_latencies_and_opted_in_keys() {
+    let fake = Fake::start(vec![Reply::simple_stream(), Reply::simple_stream()]).await;
+    let first = TestApp::spawn_with(
+        &registry(&fake),
+        Opts {
+            require_keys: true,
+            ..Opts::default()
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    let mut secrets = Vec::new();
+    for name in ["labelled", "unlabelled"] {
+        let resp = first
+            .admin(
+                reqwest::Method::POST,
+                "/admin/keys",
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        let v: serde_json::Value = resp.json().await.unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+        secrets.push(v["key"].as_str().unwrap().to_owned());
+    }
+    // A second replica on the same database, configured with the first key's id.
+    let app = TestApp::spawn_with(
+        &registry(&fake),
+        Opts {
+            require_keys: true,
+            database_url: Some(first.database_url.clone()),
+            extra: format!("[metrics]\nkey_labels = [\"{}\"]\n", ids[0]),
+            ..Opts::default()
+        },
+    )
+    .await;
+    for secret in &secrets {
+        let resp = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(secret)
+            .json(&json!({"model": "test/m", "stream": true, "messages": user("hi")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let _ = resp.text().await.unwrap();
+    }
+    let text = scrape_until(
+        &app,
+        MASTER,
+        &format!(
+            r#"switchyard_key_requests_total{{key="{}",outcome="success"}} 1"#,
+            ids[0]
+        ),
+    )
+    .await;
+    // The writer commits a moment after the requests end.
+    let mut text = text;
+    for _ in 0..100 {
+        if text.contains("switchyard_request_log_write_seconds_count ")
+            && !text.contains("switchyard_request_log_write_seconds_count 0")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        text = scrape(&app, Some(MASTER)).await.2;
+    }
+    assert!(
+        !text.contains(&ids[1]),
+        "an unlabelled key is not a label\n{text}"
+    );
+    let cost = format!(r#"switchyard_key_cost_usd_total{{key="{}"}} "#, ids[0]);
+    for line in [
+        cost.as_str(),
+        "switchyard_in_flight_streams 0",
+        r#"switchyard_upstream_attempt_duration_seconds_count{provider="fake",outcome="ok"} 2"#,
+    ] {
+        assert!(text.contains(line), "missing {line}\n{text}");
+    }
+    assert!(
+        text.contains("switchyard_request_log_write_seconds_count ")
+            && !text.contains("switchyard_request_log_write_seconds_count 0"),
+        "{text}"
+    );
+    app.stop().await;
+    first.stop().await;
+}
