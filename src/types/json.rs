@@ -110,13 +110,20 @@ impl RawObject {
         }
     }
 
+    /// Where `key` is. Lookups are frequent (every known field of a request, a few per
+    /// stream chunk): compare lengths first and bytes without slicing checks.
     fn position(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|(k, _)| self.text(k) == key)
+        let src = self.src.as_deref().map_or(&[][..], |s| s.as_bytes());
+        let key = key.as_bytes();
+        self.fields.iter().position(|(k, _)| match k {
+            Part::Owned(s) => s.as_bytes() == key,
+            Part::Span(a, b) => b - a == key.len() && src.get(*a..*b) == Some(key),
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<RawRef<'_>> {
-        let (_, v) = self.fields.iter().find(|(k, _)| self.text(k) == key)?;
-        Some(RawRef(self.text(v)))
+        let i = self.position(key)?;
+        Some(RawRef(self.text(&self.fields[i].1)))
     }
 
     /// Deserialises one member; `None` when the key is absent.
