@@ -5,6 +5,7 @@
 
 mod config_apply;
 mod content;
+mod dim_rollups;
 mod keys;
 mod ledger;
 mod limits;

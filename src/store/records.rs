@@ -338,6 +338,18 @@ impl Store {
                         upsert(grain, rows).build().execute(&mut *tx).await?;
                     }
                 }
+                use super::dim_rollups::{self as dims, by_dimension, by_endpoint, Table};
+                let narrow = [
+                    (Table::DimHourly, by_dimension(&hourly)),
+                    (Table::DimDaily, by_dimension(&daily)),
+                    (Table::EndpointDaily, by_endpoint(&daily)),
+                ];
+                for (table, rollup) in &narrow {
+                    let rows: Vec<_> = rollup.iter().collect();
+                    for rows in rows.chunks(ROWS_PER_UPSERT) {
+                        dims::upsert(*table, rows).build().execute(&mut *tx).await?;
+                    }
+                }
             }
             for ((key, day), (cost, n)) in &spends {
                 sqlx::query(
@@ -409,7 +421,9 @@ impl Store {
 
     /// One page of the request log, newest first, with the requests' attempts. Only the
     /// filters given are in the SQL, so each is answered by its index of migration 0009
-    /// (`(column, created_at, id)`) in order, whatever the log's size; `before` continues
+    /// (`(column, created_at, id)`) in order, whatever the log's size, and the outcome with
+    /// a key, model or provider by migration 0011's `(outcome, column, created_at, id)`
+    /// (other pairs read one filter's index and check the other row by row); `before` continues
     /// after a row of an earlier page by `(created_at, id)`.
     pub async fn list_requests_page(
         &self,

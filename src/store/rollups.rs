@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use sqlx::QueryBuilder;
 
+use super::dim_rollups::{dim_name, Table};
 use super::records::RequestRecord;
 use super::{on_pool, Store, StoreError};
 use crate::types::histogram::{self, Counts, BUCKETS};
@@ -126,7 +127,7 @@ fn histogram_columns() -> impl Iterator<Item = String> {
 }
 
 /// Every counted column, in the order `Sums::values` gives them.
-fn counted_columns() -> Vec<String> {
+pub(super) fn counted_columns() -> Vec<String> {
     SUM_COLUMNS
         .iter()
         .map(|c| (*c).to_owned())
@@ -135,7 +136,7 @@ fn counted_columns() -> Vec<String> {
 }
 
 impl Sums {
-    fn values(&self) -> impl Iterator<Item = i64> + '_ {
+    pub(super) fn values(&self) -> impl Iterator<Item = i64> + '_ {
         [
             self.requests,
             self.errors,
@@ -344,33 +345,62 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, String, Sums)>, StoreError> {
+        let narrow = narrow_source(q);
+        let bs = q.bucket_secs.max(3600);
+        // A narrow table has one row per (bucket, dim, value): read in its own grain, its rows
+        // are the answer's and need no summing (which costs a by-key breakdown most of its time).
+        let grain_secs = match grain {
+            Grain::Hour => 3600,
+            Grain::Day => DAY,
+        };
+        let as_stored = narrow.is_some() && bs == grain_secs;
         let sums: Vec<String> = counted_columns()
             .iter()
-            .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+            .map(|c| match as_stored {
+                true => c.clone(),
+                false => format!("CAST(SUM({c}) AS BIGINT)"),
+            })
             .collect();
-        let group = q.group_by.map_or("''", Dimension::column);
-        let (table, time) = (grain.table(), grain.column());
+        let group = match (q.group_by, narrow) {
+            (None, _) => "''",
+            (Some(_), Some(_)) => "value",
+            (Some(d), None) => d.column(),
+        };
+        let time = grain.column();
+        let table = match (narrow, grain) {
+            (None, _) => grain.table(),
+            (Some(_), Grain::Hour) => Table::DimHourly.name(),
+            (Some(_), Grain::Day) => Table::DimDaily.name(),
+        };
         let head = format!(
             "SELECT ({time} / {bs}) * {bs} AS t, {group} AS g, {} FROM {table} WHERE {time} >= ",
             sums.join(", "),
-            bs = q.bucket_secs.max(3600),
         );
-        let filters = [
-            ("key_id", &q.key_id),
-            ("model", &q.model),
-            ("provider", &q.provider),
-            ("app", &q.app),
-        ];
+        // The narrow tables are filtered on their `dim` and `value`, the full ones on any column.
+        let filters: Vec<(&str, Option<&str>)> = match narrow {
+            Some((dim, value)) => vec![
+                (" AND dim = ", Some(dim_name(dim))),
+                (" AND value = ", value),
+            ],
+            None => vec![
+                (" AND key_id = ", q.key_id.as_deref()),
+                (" AND model = ", q.model.as_deref()),
+                (" AND provider = ", q.provider.as_deref()),
+                (" AND app = ", q.app.as_deref()),
+            ],
+        };
         let width = 2 + SUM_COLUMNS.len() + 2 * BUCKETS;
         let rows = on_pool!(self, p => {
             let mut b = QueryBuilder::new(head.as_str());
             b.push_bind(from).push(format!(" AND {time} < ")).push_bind(to);
-            for (col, v) in filters {
+            for (cond, v) in &filters {
                 if let Some(v) = v {
-                    b.push(format!(" AND {col} = ")).push_bind(v.as_str());
+                    b.push(*cond).push_bind(*v);
                 }
             }
-            b.push(" GROUP BY 1, 2");
+            if !as_stored {
+                b.push(" GROUP BY 1, 2");
+            }
             let raw = b.build().fetch_all(p).await?;
             let mut rows = Vec::with_capacity(raw.len());
             for r in &raw {
@@ -387,21 +417,54 @@ impl Store {
     }
 
     /// Daily usage per (model, provider) for the whole UTC days in `[from, to)` (unix
-    /// seconds), one key's or all.
+    /// seconds), one key's (from `usage_daily`, by its key index) or all (from
+    /// `usage_endpoint_daily`, already in that shape).
     pub async fn activity(
         &self,
         from: i64,
         to: i64,
         key_id: Option<&str>,
     ) -> Result<Vec<ActivityRow>, StoreError> {
-        let sql = "SELECT day, model, provider, \
+        let (table, key_filter) = match key_id {
+            Some(_) => ("usage_daily", " AND key_id = $3"),
+            None => (Table::EndpointDaily.name(), ""),
+        };
+        let sql = format!(
+            "SELECT day, model, provider, \
              CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
              CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
              CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
-             FROM usage_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR key_id = $3) \
-             GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3";
-        let rows = on_pool!(self, p => sqlx::query_as(sql).bind(from).bind(to).bind(key_id).fetch_all(p).await)?;
+             FROM {table} WHERE day >= $1 AND day < $2{key_filter} \
+             GROUP BY 1, 2, 3 ORDER BY 1 DESC, 2, 3"
+        );
+        let rows = on_pool!(self, p => {
+            let q = sqlx::query_as(&sql).bind(from).bind(to);
+            match key_id {
+                Some(k) => q.bind(k).fetch_all(p).await,
+                None => q.fetch_all(p).await,
+            }
+        })?;
         Ok(rows)
+    }
+}
+
+/// Whether a usage query can be read from the narrow per-dimension rollups, and as which
+/// (dimension, value filter): when it is filtered on at most one dimension and grouped by
+/// none or that same one. Anything else reads the full rollups.
+fn narrow_source(q: &UsageQuery) -> Option<(Option<Dimension>, Option<&str>)> {
+    let filters: Vec<(Dimension, &str)> = [
+        (Dimension::Key, &q.key_id),
+        (Dimension::Model, &q.model),
+        (Dimension::Provider, &q.provider),
+        (Dimension::App, &q.app),
+    ]
+    .into_iter()
+    .filter_map(|(d, v)| v.as_deref().map(|v| (d, v)))
+    .collect();
+    match filters[..] {
+        [] => Some((q.group_by, None)),
+        [(d, v)] if q.group_by.is_none_or(|g| g == d) => Some((Some(d), Some(v))),
+        _ => None,
     }
 }
 

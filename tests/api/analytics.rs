@@ -324,6 +324,9 @@ async fn shift_to(store: &Store, day: i64) {
     for sql in [
         "UPDATE usage_hourly SET hour = $1 + hour % 86400",
         "UPDATE usage_daily SET day = $1",
+        "UPDATE usage_dim_hourly SET hour = $1 + hour % 86400",
+        "UPDATE usage_dim_daily SET day = $1",
+        "UPDATE usage_endpoint_daily SET day = $1",
     ] {
         match store {
             Store::Sqlite(p) => sqlx::query(sql).bind(day).execute(p).await.map(drop),
@@ -568,21 +571,126 @@ async fn the_backfill_matches_the_writer() {
         .filter_map(|s| s.find("INSERT INTO usage_").map(|at| &s[at..]))
         .collect();
     assert_eq!(backfill.len(), 2);
-    let statements = ["DELETE FROM usage_hourly", "DELETE FROM usage_daily"]
-        .into_iter()
-        .chain(backfill.iter().map(|s| s.trim()));
+    let narrow = std::fs::read_to_string(format!(
+        "{}/migrations/{backend}/0011_narrow_rollups.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let narrow_backfill: Vec<&str> = narrow
+        .split_inclusive("GROUP BY 1, 2, 3;")
+        .filter_map(|s| s.find("INSERT INTO usage_").map(|at| &s[at..]))
+        .collect();
+    assert_eq!(narrow_backfill.len(), 7);
+    // What the writer added: the narrow rollups agree with the full ones.
+    assert_narrow_rollups_agree(&store).await;
+    let statements = [
+        "DELETE FROM usage_hourly",
+        "DELETE FROM usage_daily",
+        "DELETE FROM usage_dim_hourly",
+        "DELETE FROM usage_dim_daily",
+        "DELETE FROM usage_endpoint_daily",
+    ]
+    .into_iter()
+    .chain(backfill.iter().chain(&narrow_backfill).map(|s| s.trim()));
     for sql in statements {
-        match &store {
-            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
-            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
-        }
-        .unwrap();
+        exec(&store, sql).await;
     }
     for (query, before) in queries.iter().zip(&written) {
         let again = format!("{:?}", store.usage(query).await.unwrap());
         assert_eq!(&again, before);
     }
     assert!(written[0].contains("requests: "));
+    // What the backfill built agrees too, and the all-keys activity reads it alike.
+    assert_narrow_rollups_agree(&store).await;
+    assert!(!store
+        .activity(0, 1_800_000_000, None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn exec(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Every row of the narrow rollups (migration 0011) equals the matching sums of the full
+/// ones, and none is missing or extra: compared both ways with EXCEPT, over all columns.
+async fn assert_narrow_rollups_agree(store: &Store) {
+    let counted: Vec<String> = [
+        "requests",
+        "errors",
+        "cancelled",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "cost_nanos",
+        "latency_ms_sum",
+        "ttft_ms_sum",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain((0..25).map(|i| format!("lat_{i:02}")))
+    .chain((0..25).map(|i| format!("ttft_{i:02}")))
+    .collect();
+    let plain = counted.join(", ");
+    let summed: Vec<String> = counted
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect();
+    let summed = summed.join(", ");
+    let mut pairs = Vec::new();
+    for (grain, full, dims) in [
+        ("hour", "usage_hourly", "usage_dim_hourly"),
+        ("day", "usage_daily", "usage_dim_daily"),
+    ] {
+        for (dim, col) in [
+            ("all", "CAST('' AS TEXT)"),
+            ("key", "key_id"),
+            ("model", "model"),
+            ("provider", "provider"),
+            ("app", "app"),
+        ] {
+            pairs.push((
+                format!("SELECT {grain}, value, {plain} FROM {dims} WHERE dim = '{dim}'"),
+                // (PostgreSQL refuses a constant in GROUP BY: 'all' groups by the bucket.)
+                match dim {
+                    "all" => {
+                        format!("SELECT {grain}, {col}, {summed} FROM {full} GROUP BY {grain}")
+                    }
+                    _ => format!(
+                        "SELECT {grain}, {col}, {summed} FROM {full} GROUP BY {grain}, {col}"
+                    ),
+                },
+            ));
+        }
+    }
+    pairs.push((
+        format!("SELECT day, model, provider, {plain} FROM usage_endpoint_daily"),
+        format!(
+            "SELECT day, model, provider, {summed} FROM usage_daily GROUP BY day, model, provider"
+        ),
+    ));
+    for (narrow, full) in &pairs {
+        for (a, b) in [(narrow, full), (full, narrow)] {
+            let sql = format!("SELECT COUNT(*) FROM ({a} EXCEPT {b}) AS d");
+            assert_eq!(count(store, &sql).await, 0, "{sql}");
+        }
+        let rows = count(store, &format!("SELECT COUNT(*) FROM ({narrow}) AS n")).await;
+        assert!(rows > 0, "{narrow}");
+    }
 }
 
 /// `scripts/analytics-bench` on a few thousand records: the dashboard's queries through the
