@@ -108,14 +108,7 @@ where
             b.push_bind(v);
         }
     });
-    let set: Vec<String> = counted
-        .iter()
-        .map(|c| format!("{c} = {name}.{c} + excluded.{c}"))
-        .collect();
-    q.push(format!(
-        " ON CONFLICT ({time}, {k1}, {k2}) DO UPDATE SET {}",
-        set.join(", ")
-    ));
+    q.push(super::rollups::adding(name, &format!("{time}, {k1}, {k2}")));
     q
 }
 

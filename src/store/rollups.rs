@@ -242,15 +242,24 @@ where
             b.push_bind(v);
         }
     });
-    let set: Vec<String> = counted
+    q.push(adding(
+        table,
+        &format!("{time}, key_id, model, provider, app"),
+    ));
+    q
+}
+
+/// The tail of a rollup upsert: a row already there gets the new sums added
+/// (`col = col + excluded.col`), so replicas writing the same row add up exactly.
+pub(super) fn adding(table: &str, conflict_columns: &str) -> String {
+    let set: Vec<String> = counted_columns()
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    q.push(format!(
-        " ON CONFLICT ({time}, key_id, model, provider, app) DO UPDATE SET {}",
+    format!(
+        " ON CONFLICT ({conflict_columns}) DO UPDATE SET {}",
         set.join(", ")
-    ));
-    q
+    )
 }
 
 /// What a usage query asks: `[from, to)` in unix seconds (whole hours are read: an hour
