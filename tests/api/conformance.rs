@@ -19,11 +19,9 @@ struct Keys {
     narrow: String,
 }
 
-async fn create_key(app: &TestApp, body: Value) -> String {
-    let resp = app.admin(Method::POST, "/admin/keys", Some(body)).await;
-    assert_eq!(resp.status(), 201);
-    let v: Value = resp.json().await.unwrap();
-    v["key"].as_str().unwrap().to_owned()
+/// A new key's secret.
+async fn key_secret(app: &TestApp, body: Value) -> String {
+    create_key(app, body).await.1
 }
 
 fn embeddings_answer() -> Reply {
@@ -74,10 +72,10 @@ async fn app() -> (TestApp, Keys, Vec<Fake>) {
     )
     .await;
     let keys = Keys {
-        good: create_key(&app, json!({"name": "good", "budget_usd": 5.0})).await,
-        spent: create_key(&app, json!({"name": "spent", "budget_usd": 0.0})).await,
-        rpm1: create_key(&app, json!({"name": "rpm1", "rpm": 1})).await,
-        narrow: create_key(
+        good: key_secret(&app, json!({"name": "good", "budget_usd": 5.0})).await,
+        spent: key_secret(&app, json!({"name": "spent", "budget_usd": 0.0})).await,
+        rpm1: key_secret(&app, json!({"name": "rpm1", "rpm": 1})).await,
+        narrow: key_secret(
             &app,
             json!({"name": "narrow", "allowed_models": ["test/json"]}),
         )

@@ -450,3 +450,16 @@ impl Process {
         assert!(status.success(), "{status:?}");
     }
 }
+
+/// Creates a key through the admin API: its id and its secret.
+pub async fn create_key(app: &TestApp, body: serde_json::Value) -> (String, String) {
+    let resp = app
+        .admin(reqwest::Method::POST, "/admin/keys", Some(body))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    (
+        v["id"].as_str().unwrap().to_owned(),
+        v["key"].as_str().unwrap().to_owned(),
+    )
+}

@@ -27,16 +27,6 @@ async fn app_with(fake: &Fake, extra: &str) -> TestApp {
     .await
 }
 
-async fn create_key(app: &TestApp, body: Value) -> (String, String) {
-    let resp = app.admin(Method::POST, "/admin/keys", Some(body)).await;
-    assert_eq!(resp.status(), 201);
-    let v: Value = resp.json().await.unwrap();
-    (
-        v["id"].as_str().unwrap().to_owned(),
-        v["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn chat_as(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url("/v1/chat/completions"))

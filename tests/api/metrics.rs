@@ -154,17 +154,9 @@ async fn streams_latencies_and_opted_in_keys() {
     let mut ids = Vec::new();
     let mut secrets = Vec::new();
     for name in ["labelled", "unlabelled"] {
-        let resp = first
-            .admin(
-                reqwest::Method::POST,
-                "/admin/keys",
-                Some(json!({"name": name})),
-            )
-            .await;
-        assert_eq!(resp.status(), 201);
-        let v: serde_json::Value = resp.json().await.unwrap();
-        ids.push(v["id"].as_str().unwrap().to_owned());
-        secrets.push(v["key"].as_str().unwrap().to_owned());
+        let (id, secret) = create_key(&first, json!({"name": name})).await;
+        ids.push(id);
+        secrets.push(secret);
     }
     // A second replica on the same database, configured with the first key's id.
     let app = TestApp::spawn_with(

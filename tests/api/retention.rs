@@ -299,16 +299,6 @@ async fn a_retried_insert_lands_once_in_its_day_partition() {
     app.stop().await;
 }
 
-async fn create_key(app: &TestApp, body: Value) -> (String, String) {
-    let resp = app.admin(Method::POST, "/admin/keys", Some(body)).await;
-    assert_eq!(resp.status(), 201);
-    let v: Value = resp.json().await.unwrap();
-    (
-        v["id"].as_str().unwrap().to_owned(),
-        v["key"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn post_as(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url(path))
