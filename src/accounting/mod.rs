@@ -4,6 +4,7 @@
 //! the queue on shutdown. `LogHealth` tells `/v1/health` the truth about all of it.
 
 pub mod retention;
+pub mod spend;
 mod writer;
 
 use std::collections::HashMap;
@@ -73,6 +74,10 @@ pub type Record = Arc<RequestRecord>;
 #[derive(Default)]
 pub struct Pending {
     records: Mutex<HashMap<String, Record>>,
+    /// Odd while the writer is storing records and taking them out of here; bumped at both
+    /// ends, so a reader adding pending spend to written spend can tell whether records
+    /// moved between its two reads (see `spend`).
+    writes: AtomicU64,
 }
 
 impl Pending {
@@ -95,12 +100,37 @@ impl Pending {
         }
     }
 
+    /// Calls `f` with every pending record (under the map's lock: keep `f` short).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&RequestRecord)) {
+        if let Ok(m) = self.records.lock() {
+            m.values().for_each(|r| f(r));
+        }
+    }
+
+    /// Marks a write under way until the guard drops.
+    pub(crate) fn writing(&self) -> WriteGuard<'_> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        WriteGuard(&self.writes)
+    }
+
+    pub(crate) fn write_epoch(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
+    }
+
     pub(crate) fn remove_all(&self, written: &[Record]) {
         if let Ok(mut m) = self.records.lock() {
             for r in written {
                 m.remove(&r.id);
             }
         }
+    }
+}
+
+pub(crate) struct WriteGuard<'a>(&'a AtomicU64);
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
     }
 }
 

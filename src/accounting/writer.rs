@@ -108,6 +108,9 @@ impl Writer {
         let mut tries = 0;
         loop {
             tries += 1;
+            // Readers of spend (`spend::totals`) see this write as under way until the
+            // records it stored have left `Pending`.
+            let writing = self.pending.writing();
             let started = std::time::Instant::now();
             let written = self.store.insert_records(batch, &self.holder).await;
             self.write_seconds.observe(started.elapsed().as_secs_f64());
@@ -126,6 +129,7 @@ impl Writer {
                 Err(e) if e.is_refused_data() => self.write_one_by_one(batch).await,
                 Err(e) => Err(e),
             };
+            drop(writing);
             match result {
                 Ok(()) => {
                     self.health.write_ok();

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::admin::keys::period_spend;
 use super::{admit, ApiError, AppState};
+use crate::accounting::spend;
 use crate::auth::{self, AuthError};
 use crate::registry::KeyInfo;
 use crate::store::{RequestRecord, SpendTotals};
@@ -47,7 +48,7 @@ pub async fn key(
     let now = now_ms();
     let data = match caller(&state, &headers).await? {
         Caller::Master => {
-            let spend = state.store.spend_totals(None, now).await?;
+            let spend = spend::totals(&state.store, &state.recorder.pending, None, now).await?;
             key_data(
                 "master",
                 None,
@@ -61,7 +62,8 @@ pub async fn key(
             )
         }
         Caller::Key(k) => {
-            let spend = state.store.spend_totals(Some(&k.id), now).await?;
+            let spend =
+                spend::totals(&state.store, &state.recorder.pending, Some(&k.id), now).await?;
             let p = &k.policy;
             let remaining = p
                 .budget_nanos
@@ -161,14 +163,16 @@ pub async fn credits(
     let now = now_ms();
     let (credits, usage) = match caller(&state, &headers).await? {
         Caller::Key(k) => {
-            let spend = state.store.spend_totals(Some(&k.id), now).await?;
+            let spend =
+                spend::totals(&state.store, &state.recorder.pending, Some(&k.id), now).await?;
             (
                 k.policy.budget_nanos.unwrap_or(0),
                 period_spend(&k.policy, &spend),
             )
         }
         Caller::Master => {
-            let spend: HashMap<String, SpendTotals> = state.store.spend_by_key(now).await?;
+            let spend: HashMap<String, SpendTotals> =
+                spend::by_key(&state.store, &state.recorder.pending, now).await?;
             let snap = state.registry.snapshot();
             let mut credits = 0i64;
             let mut usage = 0i64;

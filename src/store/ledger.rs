@@ -35,6 +35,16 @@ pub struct SpendTotals {
     pub requests: i64,
 }
 
+impl SpendTotals {
+    pub fn add(&mut self, o: &SpendTotals) {
+        self.total += o.total;
+        self.daily += o.daily;
+        self.weekly += o.weekly;
+        self.monthly += o.monthly;
+        self.requests += o.requests;
+    }
+}
+
 /// How a lease request is sized.
 #[derive(Debug, Clone, Copy)]
 pub struct LeaseAsk<'a> {

@@ -638,3 +638,59 @@ async fn a_nul_byte_from_an_upstream_does_not_stop_accounting() {
     }
     app.stop().await;
 }
+
+/// `/key` and `/credits` count a finished request at once, while its record still waits in
+/// the batched writer's queue, and count it once after it is written.
+#[tokio::test]
+async fn key_usage_counts_records_the_writer_has_not_stored_yet() {
+    let fake = Fake::start(vec![Reply::simple(), Reply::simple()]).await;
+    // A long flush interval holds a lone record in the writer for seconds.
+    let app = app_with(&fake, "[accounting]\nflush_interval_ms = 3000\n").await;
+    let (_, key) = create_key(&app, json!({"name": "now", "budget_usd": 10})).await;
+    let usage = |path: &'static str, field: &'static str| {
+        let (c, url, key) = (app.client.clone(), app.url(path), key.clone());
+        async move {
+            let v: Value = c
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["data"][field].as_f64().unwrap()
+        }
+    };
+    let one = 0.000056; // Reply::simple() at test/m's prices
+    for n in 1..=2 {
+        let resp = chat_as(&app, &key, ask(None)).await;
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        let want = one * f64::from(n);
+        let used = usage("/api/v1/key", "usage").await;
+        assert!((used - want).abs() < 1e-12, "/key usage {used} != {want}");
+        let daily = usage("/api/v1/key", "usage_daily").await;
+        assert!(
+            (daily - want).abs() < 1e-12,
+            "usage_daily {daily} != {want}"
+        );
+        let left = usage("/api/v1/key", "limit_remaining").await;
+        assert!(
+            (left - (10.0 - want)).abs() < 1e-9,
+            "limit_remaining {left}"
+        );
+        let credits = usage("/api/v1/credits", "total_usage").await;
+        assert!(
+            (credits - want).abs() < 1e-12,
+            "/credits {credits} != {want}"
+        );
+    }
+    app.records(2).await;
+    let used = usage("/api/v1/key", "usage").await;
+    assert!(
+        (used - 2.0 * one).abs() < 1e-12,
+        "counted once when written: {used}"
+    );
+    app.stop().await;
+}

@@ -129,7 +129,7 @@ pub async fn create_key(
 
 pub async fn list_keys(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = s.store.list_keys().await?;
-    let spend = s.store.spend_by_key(now_ms()).await?;
+    let spend = crate::accounting::spend::by_key(&s.store, &s.recorder.pending, now_ms()).await?;
     let zero = SpendTotals::default();
     let data: Vec<Value> = keys
         .iter()
@@ -153,7 +153,9 @@ pub async fn show_key(
         .get_key(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no key `{id}`")))?;
-    let spend = s.store.spend_totals(Some(&id), now_ms()).await?;
+    let spend =
+        crate::accounting::spend::totals(&s.store, &s.recorder.pending, Some(&id), now_ms())
+            .await?;
     Ok(Json(key_view(
         &k,
         Some(&spend),
