@@ -186,6 +186,7 @@ pub async fn admit(
         ctx.started,
     );
     meter.set_key(principal.key_id());
+    ctx.mark_admitted();
     Ok((meter, rate))
 }
 

@@ -25,11 +25,12 @@ pub mod rendered;
 pub mod responses;
 pub mod sse;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -46,6 +47,8 @@ use crate::config::Settings;
 use crate::ledger::{Ledger, RateHeaders};
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::telemetry::propagate::Incoming;
+use crate::telemetry::trace::{RequestTrace, Traces};
 
 /// Shared state handed to handlers.
 #[derive(Clone)]
@@ -83,6 +86,17 @@ pub struct RequestContext {
     pub dialect: error::Dialect,
     /// The front door, for metrics (`chat`, `messages`, ...).
     pub door: &'static str,
+    /// Set once the request is admitted, when traces are on: a request refused before
+    /// then has no meter to trace it, so `request_context` does (see `admit`).
+    pub admitted: Option<Arc<AtomicBool>>,
+}
+
+impl RequestContext {
+    pub fn mark_admitted(&self) {
+        if let Some(a) = &self.admitted {
+            a.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The front door a path names, as a bounded metrics label.
@@ -133,6 +147,7 @@ fn api(openrouter: bool) -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let cors = cors::Cors::new(&state.settings.cors_origins);
+    let traces = state.traces.clone();
     let router = Router::new()
         .nest("/v1", api(false))
         .nest("/api/v1", api(true))
@@ -152,7 +167,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         // Outermost first: ids and spans wrap everything, panics become OpenAI-shaped 500s.
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(request_context));
+        .layer(middleware::from_fn_with_state(traces, request_context));
     // Outermost of all, so every answer of the public API carries CORS headers, errors and
     // timeouts included; no layer at all when no origin is allowed.
     match cors {
@@ -162,19 +177,41 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Assigns the request id, opens the request's span and stamps the id on the response
-/// (`x-request-id`, and OpenRouter's `X-Generation-Id`).
-async fn request_context(mut req: Request, next: Next) -> Response {
+/// (`x-request-id`, and OpenRouter's `X-Generation-Id`). With traces on, a model request
+/// refused before admission is traced here (an admitted one is traced by its meter).
+async fn request_context(
+    State(traces): State<Option<Arc<Traces>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = new_request_id();
     let dialect = error::Dialect::of_path(req.uri().path());
+    let door = door_of(req.uri().path());
+    let traced = traces.filter(|_| door != "other");
+    let incoming = traced
+        .as_ref()
+        .and_then(|_| Incoming::from_headers(req.headers()));
+    let admitted = traced.as_ref().map(|_| Arc::new(AtomicBool::new(false)));
     let ctx = RequestContext {
         id: id.clone(),
         started: Instant::now(),
         dialect,
-        door: door_of(req.uri().path()),
+        door,
+        admitted: admitted.clone(),
     };
+    let started = ctx.started;
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(ctx);
     let mut resp = dialect.scope(next.run(req).instrument(span)).await;
+    if let (Some(t), Some(a)) = (&traced, &admitted) {
+        if !a.load(Ordering::Relaxed) && !resp.status().is_success() {
+            RequestTrace::begin_with(Some(t), incoming, started).refused(
+                door,
+                resp.status().as_u16(),
+                &id,
+            );
+        }
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v.clone());
         resp.headers_mut().insert("x-generation-id", v);

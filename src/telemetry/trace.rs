@@ -90,7 +90,15 @@ struct AttemptSpan {
 impl RequestTrace {
     /// The trace of a request that arrived at `started` with these headers.
     pub fn begin(traces: Option<&Arc<Traces>>, headers: &HeaderMap, started: Instant) -> Self {
-        let incoming = Incoming::from_headers(headers);
+        Self::begin_with(traces, Incoming::from_headers(headers), started)
+    }
+
+    /// The trace of a request that arrived at `started` with the client's context `incoming`.
+    pub fn begin_with(
+        traces: Option<&Arc<Traces>>,
+        incoming: Option<Incoming>,
+        started: Instant,
+    ) -> Self {
         let Some(sink) = traces else {
             return RequestTrace {
                 incoming,
@@ -309,6 +317,45 @@ impl RequestTrace {
             // A bounded queue: a full one (a dead collector) drops the span, never waits.
             r.sink.processor.on_end(s);
         }
+    }
+
+    /// The request was refused before admission (authentication, its body, its plan, its
+    /// key's limits): one server span, named for the operation alone (its model may never
+    /// have been read), with `error.type` the status code as HTTP's conventions have it.
+    pub fn refused(&mut self, door: &'static str, status: u16, request_id: &str) {
+        let Some(r) = self.recording.take() else {
+            return;
+        };
+        let op = operation(door);
+        let code = status.to_string();
+        let attributes = vec![
+            KeyValue::new("gen_ai.operation.name", op),
+            KeyValue::new("http.response.status_code", i64::from(status)),
+            KeyValue::new("error.type", code.clone()),
+            KeyValue::new("switchyard.request_id", request_id.to_owned()),
+            KeyValue::new("switchyard.outcome", "refused"),
+        ];
+        r.sink.processor.on_end(SpanData {
+            span_context: SpanContext::new(
+                r.trace_id,
+                r.span_id,
+                TraceFlags::SAMPLED,
+                false,
+                r.trace_state.clone(),
+            ),
+            parent_span_id: r.parent.unwrap_or(SpanId::INVALID),
+            parent_span_is_remote: r.parent.is_some(),
+            span_kind: SpanKind::Server,
+            name: Cow::Borrowed(op),
+            start_time: r.start,
+            end_time: SystemTime::now(),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::error(code),
+            instrumentation_scope: r.sink.scope.clone(),
+        });
     }
 }
 

@@ -410,3 +410,83 @@ async fn a_dead_collector_neither_fails_nor_slows_requests() {
     app.stop().await;
     assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
 }
+
+/// Requests refused before admission (authentication, their body, an unknown model, their
+/// key's budget) are traced too: a server span of their own, with the status and why.
+#[tokio::test]
+async fn refused_requests_get_a_server_span() {
+    let receiver = Receiver::start().await;
+    let up = Fake::start(vec![]).await;
+    let reg = provider("p", &up.base_url()) + &model("t/m", &[("p", "m")], &[]);
+    let app = TestApp::spawn_with(
+        &reg,
+        Opts {
+            require_keys: true,
+            extra: receiver.config(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, key) = create_key(&app, json!({"name": "spent", "budget_usd": 0.0})).await;
+    let (_, ok_key) = create_key(&app, json!({"name": "fine"})).await;
+    let client_span = "00f067aa0ba902b7";
+    let cases = [
+        (
+            "/v1/chat/completions",
+            "sy-wrong".to_owned(),
+            r#"{"model":"t/m","messages":[]}"#,
+            401,
+        ),
+        ("/v1/chat/completions", ok_key.clone(), "{not json", 400),
+        (
+            "/v1/messages",
+            ok_key.clone(),
+            r#"{"model":"nope/x","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+            404,
+        ),
+        (
+            "/api/v1/chat/completions",
+            key,
+            r#"{"model":"t/m","messages":[{"role":"user","content":"hi"}]}"#,
+            402,
+        ),
+    ];
+    let mut traces = Vec::new();
+    for (i, (path, key, body, want)) in cases.iter().enumerate() {
+        let trace = format!("{:032x}", 0xabc0 + i);
+        let resp = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("traceparent", traceparent(&trace, client_span))
+            .body(*body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), *want, "{path} {body}");
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        traces.push((trace, id, *want));
+    }
+    assert!(up.received().is_empty(), "nothing reached the upstream");
+    app.stop().await;
+    let spans = receiver.spans();
+    for (trace, id, status) in traces {
+        let (server, clients) = trace_of(&spans, &trace);
+        assert!(clients.is_empty());
+        assert_eq!(hex(&server.parent_span_id), client_span);
+        assert_eq!(server.name, "chat");
+        assert_eq!(server.status.as_ref().unwrap().code, STATUS_ERROR);
+        for (k, v) in [
+            ("gen_ai.operation.name", s("chat")),
+            ("http.response.status_code", int(i64::from(status))),
+            ("error.type", s(&status.to_string())),
+            ("switchyard.outcome", s("refused")),
+            ("switchyard.request_id", s(&id)),
+        ] {
+            assert_eq!(attr(&server, k), v, "{trace} {k}");
+        }
+    }
+    // Admin calls and the key creations above are not model requests: no spans.
+    assert_eq!(spans.len(), 4, "{spans:#?}");
+}
