@@ -144,7 +144,16 @@ pub struct RoutingSettings {
 #[derive(Debug, Clone, Default)]
 pub struct TracesSettings {
     pub endpoint: Option<String>,
+    /// Prompts and completions in spans (`gen_ai.input.messages`, ...): off unless the
+    /// operator opts in (`[traces] capture_content`, or the GenAI instrumentations' variable
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`).
+    pub capture_content: bool,
+    /// Each side's content is cut to this many bytes (`[traces] content_max_bytes`).
+    pub content_max_bytes: usize,
 }
+
+/// What a span may carry of one side of a request's content, by default.
+pub const DEFAULT_TRACE_CONTENT_MAX_BYTES: usize = 16 * 1024;
 
 /// Where rate limits live: shared through Redis, through PostgreSQL, or in each replica.
 #[derive(Debug, Clone)]
@@ -193,6 +202,8 @@ pub struct EnvOverrides {
     /// The OTLP traces URL from the standard OpenTelemetry variables; `Some("")` when
     /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn traces off.
     pub otlp_traces_endpoint: Option<String>,
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+    pub otel_capture_content: Option<String>,
 }
 
 impl EnvOverrides {
@@ -213,6 +224,7 @@ impl EnvOverrides {
             capture_content: var("SWITCHYARD_CAPTURE_CONTENT"),
             metrics_enabled: var("SWITCHYARD_METRICS_ENABLED"),
             otlp_traces_endpoint: otlp_traces_endpoint(var),
+            otel_capture_content: var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"),
         }
     }
 }
@@ -357,6 +369,24 @@ fn parse_in(
         Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
         None => raw.traces.endpoint.filter(|u| !u.trim().is_empty()),
     };
+    let capture_content = match env.otel_capture_content.as_deref().map(str::trim) {
+        None => raw.traces.capture_content.unwrap_or(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(other) => {
+            return Err(err(
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+                format!("`{other}` is not true or false"),
+            ))
+        }
+    };
+    let content_max_bytes = raw
+        .traces
+        .content_max_bytes
+        .unwrap_or(DEFAULT_TRACE_CONTENT_MAX_BYTES);
+    if content_max_bytes == 0 {
+        return Err(err("traces.content_max_bytes", "must be at least 1".into()));
+    }
     if let Some(url) = &traces_endpoint {
         let field = if env.otlp_traces_endpoint.is_some() {
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
@@ -595,6 +625,8 @@ fn parse_in(
         metrics_key_labels: raw.metrics.key_labels.clone(),
         traces: TracesSettings {
             endpoint: traces_endpoint,
+            capture_content,
+            content_max_bytes,
         },
         provider_env_prefix: raw
             .auth

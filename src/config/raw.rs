@@ -133,4 +133,6 @@ pub struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub struct RawTraces {
     pub endpoint: Option<String>,
+    pub capture_content: Option<bool>,
+    pub content_max_bytes: Option<usize>,
 }

@@ -93,6 +93,35 @@ fn traces_follow_the_standard_variables_and_metrics_can_be_off() {
     };
     assert_eq!(parse(on, "t.toml", &off).unwrap().traces.endpoint, None);
     assert!(p("[traces]\nendpoint = 'c:4318'\n").is_err());
+    // Content in spans: off unless opted in, by the file or the GenAI variable.
+    assert!(!p(on).unwrap().traces.capture_content);
+    let content = "[traces]\ncapture_content = true\ncontent_max_bytes = 4096\n";
+    let t = p(content).unwrap().traces;
+    assert!(t.capture_content);
+    assert_eq!(t.content_max_bytes, 4096);
+    assert!(p("[traces]\ncontent_max_bytes = 0\n").is_err());
+    let genai = |v: &str| EnvOverrides {
+        otel_capture_content: Some(v.into()),
+        ..Default::default()
+    };
+    assert!(
+        parse(on, "t.toml", &genai("TRUE"))
+            .unwrap()
+            .traces
+            .capture_content
+    );
+    assert!(
+        !parse(content, "t.toml", &genai("false"))
+            .unwrap()
+            .traces
+            .capture_content
+    );
+    let e = parse(on, "t.toml", &genai("yes please")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"),
+        "{e}"
+    );
     assert!(p("").unwrap().metrics_enabled);
     assert!(!p("[metrics]\nenabled = false\n").unwrap().metrics_enabled);
     let env_off = EnvOverrides {

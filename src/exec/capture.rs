@@ -26,6 +26,8 @@ pub struct Capture {
     truncated: bool,
     /// Only the request is kept (embeddings: the answer is vectors).
     input_only: bool,
+    /// The request log keeps it (otherwise it is taken for traces only).
+    pub store: bool,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -49,7 +51,7 @@ fn cut(s: &str, max: usize) -> (String, bool) {
 
 impl Capture {
     /// Starts capturing a request whose body is `body`, keeping at most `max` bytes a side.
-    pub fn new(body: &[u8], max: usize, input_only: bool) -> Capture {
+    pub fn new(body: &[u8], max: usize, input_only: bool, store: bool) -> Capture {
         let (request, request_truncated) = cut(&String::from_utf8_lossy(body), max);
         Capture {
             max,
@@ -62,6 +64,7 @@ impl Capture {
             taken: 0,
             truncated: false,
             input_only,
+            store,
         }
     }
 
@@ -245,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_stream_is_assembled_and_cut_at_the_cap() {
-        let mut c = Capture::new(b"{\"messages\":[]}", 10, false);
+        let mut c = Capture::new(b"{\"messages\":[]}", 10, false, true);
         c.chunk(&chunk(r#"{"choices":[{"delta":{"content":"Hello, "}}]}"#));
         c.chunk(&chunk(
             r#"{"choices":[{"delta":{"content":"wörld and more"}}]}"#,
@@ -263,7 +266,7 @@ mod tests {
 
     #[test]
     fn tool_calls_and_reasoning_are_kept() {
-        let mut c = Capture::new(b"{}", 1000, false);
+        let mut c = Capture::new(b"{}", 1000, false, true);
         c.chunk(&chunk(r#"{"choices":[{"delta":{"reasoning":"think"}}]}"#));
         c.chunk(&chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"get","arguments":"{\"a\""}}]}}]}"#));
         c.chunk(&chunk(r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]}"#));
@@ -279,7 +282,7 @@ mod tests {
 
     #[test]
     fn native_responses_frames_and_input_only() {
-        let mut c = Capture::new(b"{}", 1000, false);
+        let mut c = Capture::new(b"{}", 1000, false, true);
         let mut ch = chunk("{}");
         ch.native = Some(crate::providers::http::sse_frame(
             r#"{"type":"response.output_text.delta","delta":"hi\u0000"}"#,
@@ -289,7 +292,7 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(out.response_body.as_deref().unwrap()).unwrap();
         assert_eq!(v["content"], "hi\u{FFFD}");
-        let c = Capture::new(b"{\"input\":\"x\"}", 1000, true);
+        let c = Capture::new(b"{\"input\":\"x\"}", 1000, true, true);
         assert_eq!(c.finish(None).response_body, None);
     }
 }

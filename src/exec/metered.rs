@@ -342,7 +342,12 @@ impl Meter {
         }
         self.metrics.0.ended(self.metrics.1, r);
         if let Some(cap) = self.capture.take() {
-            r.content = Some(Box::new(cap.finish(r.finish_reason.as_deref())));
+            let store = cap.store;
+            let content = cap.finish(r.finish_reason.as_deref());
+            self.trace.content(self.metrics.1, &content);
+            if store {
+                r.content = Some(Box::new(content));
+            }
         }
         self.trace.finish(self.metrics.1, r);
         if let Some(slot) = self.slot.take() {

@@ -37,7 +37,8 @@ pub async fn body(state: &AppState, body: Body) -> Result<bytes::Bytes, ApiError
 }
 
 /// A capture of the request's content when `[accounting] capture_content` covers it (all
-/// requests, or this key's); `None` otherwise, at no cost. Embeddings keep the input only.
+/// requests, or this key's) or traces carry content; `None` otherwise, at no cost.
+/// Embeddings keep the input only. When both want it, the request log's cap applies to both.
 pub fn capture(
     state: &AppState,
     principal: &Principal,
@@ -49,9 +50,23 @@ pub fn capture(
         .key
         .as_ref()
         .is_some_and(|k| k.policy.capture_content);
-    a.capture
-        .captures(flagged)
-        .then(|| crate::exec::capture::Capture::new(body, a.capture_max_bytes, input_only))
+    let store = a.capture.captures(flagged);
+    // Traces cut content to their own cap after reading it whole (see telemetry::content).
+    let traced = state
+        .traces
+        .as_ref()
+        .and_then(|t| t.content_max())
+        .is_some();
+    let max = if store {
+        a.capture_max_bytes
+    } else if traced {
+        state.settings.body_limit_bytes
+    } else {
+        return None;
+    };
+    Some(crate::exec::capture::Capture::new(
+        body, max, input_only, store,
+    ))
 }
 
 /// The body as a JSON object, with the preset it names (if any) applied; see

@@ -23,16 +23,11 @@ use crate::config::TracesSettings;
 /// inside the runtime that will carry the export requests.
 pub fn start(settings: &TracesSettings) -> anyhow::Result<Option<Arc<Traces>>> {
     let Some(endpoint) = &settings.endpoint else {
-        if content_capture_asked() {
-            tracing::warn!("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is set, but traces are off (and message content is never exported)");
+        if settings.capture_content {
+            tracing::warn!("traces are off: the content capture asked for (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT or [traces] capture_content) exports nothing");
         }
         return Ok(None);
     };
-    if content_capture_asked() {
-        tracing::warn!(
-            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is set: switchyard does not export prompts or completions in spans"
-        );
-    }
     let timeout = env_millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
         .or_else(|| env_millis("OTEL_EXPORTER_OTLP_TIMEOUT"))
         .unwrap_or(Duration::from_secs(10));
@@ -63,12 +58,20 @@ pub fn start(settings: &TracesSettings) -> anyhow::Result<Option<Arc<Traces>>> {
     };
     processor.set_resource(&resource);
     tracing::info!(endpoint = %endpoint, "traces: exporting spans over OTLP/HTTP");
-    Ok(Some(Arc::new(Traces::new(processor, config.sampler))))
-}
-
-fn content_capture_asked() -> bool {
-    std::env::var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
-        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    if settings.capture_content {
+        tracing::warn!(
+            max_bytes = settings.content_max_bytes,
+            "traces: prompts and completions are exported in spans (content capture is on)"
+        );
+    }
+    let content = settings
+        .capture_content
+        .then_some(settings.content_max_bytes);
+    Ok(Some(Arc::new(Traces::new(
+        processor,
+        config.sampler,
+        content,
+    ))))
 }
 
 fn env_millis(name: &str) -> Option<Duration> {

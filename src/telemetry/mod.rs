@@ -4,6 +4,7 @@
 //! Traces (OpenTelemetry, exported over OTLP/HTTP when an endpoint is configured) are in
 //! `trace`; the W3C trace context sent to upstreams in `propagate`.
 
+pub mod content;
 mod export;
 pub mod propagate;
 pub mod trace;

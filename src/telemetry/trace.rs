@@ -8,7 +8,7 @@
 //! SDK's batch processor, which exports from its own thread). Ids are chosen up front so that
 //! the `traceparent` an upstream receives names the attempt's span.
 //!
-//! Prompts and completions are never exported (there is no opt-in to export them).
+//! Prompts and completions are exported only when an operator opts in (`content`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -37,18 +37,30 @@ pub struct Traces {
     processor: BatchSpanProcessor,
     sampler: Box<dyn ShouldSample>,
     scope: InstrumentationScope,
+    /// With content capture on, the most bytes each side's content may take in a span.
+    content: Option<usize>,
 }
 
 impl Traces {
-    pub(super) fn new(processor: BatchSpanProcessor, sampler: Box<dyn ShouldSample>) -> Traces {
+    pub(super) fn new(
+        processor: BatchSpanProcessor,
+        sampler: Box<dyn ShouldSample>,
+        content: Option<usize>,
+    ) -> Traces {
         Traces {
             processor,
             sampler,
+            content,
             scope: InstrumentationScope::builder("switchyard")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .with_schema_url(SEMCONV_SCHEMA)
                 .build(),
         }
+    }
+
+    /// With content capture on, the most bytes each side's content may take in a span.
+    pub fn content_max(&self) -> Option<usize> {
+        self.content
     }
 
     /// Exports what is queued and stops the exporter (blocking: run it off the runtime's
@@ -77,6 +89,8 @@ struct Recording {
     trace_state: TraceState,
     start: SystemTime,
     attempts: Vec<AttemptSpan>,
+    /// The opted-in content attributes (see `content`).
+    content: Vec<KeyValue>,
 }
 
 struct AttemptSpan {
@@ -145,6 +159,7 @@ impl RequestTrace {
                 trace_state,
                 start: SystemTime::now() - started.elapsed(),
                 attempts: Vec::new(),
+                content: Vec::new(),
             })
         });
         RequestTrace {
@@ -186,6 +201,16 @@ impl RequestTrace {
     pub fn attempt_ended(&mut self) {
         if let Some(a) = self.recording.as_mut().and_then(|r| r.attempts.last_mut()) {
             a.end = Some(SystemTime::now());
+        }
+    }
+
+    /// The request's captured content, for the request span when the operator opted in
+    /// to content in traces (otherwise nothing is kept).
+    pub fn content(&mut self, door: &str, captured: &crate::store::CapturedContent) {
+        if let Some(r) = self.recording.as_mut() {
+            if let Some(max) = r.sink.content {
+                r.content = super::content::attributes(door, captured, max);
+            }
         }
     }
 
@@ -291,6 +316,7 @@ impl RequestTrace {
         if served.is_some() {
             usage_and_finish(&mut attrs, record);
         }
+        attrs.extend(r.content);
         let status = if record.outcome == "success" {
             Status::Unset
         } else {

@@ -490,3 +490,88 @@ async fn refused_requests_get_a_server_span() {
     // Admin calls and the key creations above are not model requests: no spans.
     assert_eq!(spans.len(), 4, "{spans:#?}");
 }
+
+/// With content capture opted in, the request span carries the prompt and the answer as the
+/// GenAI conventions' message JSON — and the request log still keeps no content.
+#[tokio::test]
+async fn opted_in_content_goes_in_the_request_span_only() {
+    let receiver = Receiver::start().await;
+    let json_up = Fake::start(vec![Reply::simple(), Reply::simple()]).await;
+    let stream_up = Fake::start(vec![Reply::simple_stream()]).await;
+    let reg = provider("pj", &json_up.base_url())
+        + &provider("ps", &stream_up.base_url())
+        + &model("t/json", &[("pj", "up-json")], &[])
+        + &model("t/stream", &[("ps", "up-stream")], &[]);
+    let app = TestApp::spawn_with(
+        &reg,
+        Opts {
+            extra: receiver.config() + "capture_content = true\n",
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            json!({"model": "t/json", "messages": [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": PROMPT}]}),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "t/stream", "messages": user(PROMPT), "stream": true}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": "t/json", "max_tokens": 64, "system": "Be brief.",
+                "messages": user(PROMPT)}),
+        ),
+    ] {
+        let resp = app
+            .client
+            .post(app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        ids.push(request_id(&resp));
+        resp.text().await.unwrap();
+    }
+    app.records(3).await;
+    for id in &ids {
+        assert_eq!(app.store.get_content(id).await.unwrap(), None, "not stored");
+    }
+    app.stop().await;
+    let spans = receiver.spans();
+    let json_attr = |span: &Span, key: &str| match attr(span, key) {
+        Some(Any::StringValue(s)) => serde_json::from_str::<serde_json::Value>(&s).unwrap(),
+        other => panic!("{key}: {other:?}"),
+    };
+    for (i, id) in ids.iter().enumerate() {
+        let server = spans
+            .iter()
+            .find(|sp| sp.kind == SERVER && attr(sp, "switchyard.request_id") == s(id))
+            .expect("request span");
+        let input = json_attr(server, "gen_ai.input.messages");
+        let user_turn = input.as_array().unwrap().last().unwrap();
+        assert_eq!(user_turn["role"], "user");
+        assert_eq!(
+            user_turn["parts"][0],
+            json!({"type": "text", "content": PROMPT})
+        );
+        let output = json_attr(server, "gen_ai.output.messages");
+        assert_eq!(output[0]["role"], "assistant");
+        assert_eq!(output[0]["parts"][0]["content"], "Olá!", "{output}");
+        assert!(output[0]["finish_reason"].is_string());
+        if i == 2 {
+            assert_eq!(
+                json_attr(server, "gen_ai.system_instructions"),
+                json!([{"type": "text", "content": "Be brief."}])
+            );
+        }
+        // Attempt spans carry no content.
+        let (_, clients) = trace_of(&spans, &hex(&server.trace_id));
+        assert!(attr(&clients[0], "gen_ai.input.messages").is_none());
+    }
+}
