@@ -487,22 +487,74 @@ impl Store {
 
     /// When a stored request was created (what `before` cursors continue from).
     pub async fn request_created_at(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        let at = on_pool!(self, p => sqlx::query_scalar("SELECT created_at FROM requests WHERE id = $1")
-            .bind(id).fetch_optional(p).await)?;
-        Ok(at)
+        let sql = "SELECT created_at FROM requests WHERE id = $1 AND created_at BETWEEN $2 AND $3";
+        for (from, to) in windows(id) {
+            let at = on_pool!(self, p => sqlx::query_scalar(sql)
+                .bind(id).bind(from).bind(to).fetch_optional(p).await)?;
+            if at.is_some() {
+                return Ok(at);
+            }
+        }
+        Ok(None)
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Option<StoredRequest>, StoreError> {
-        let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
-        let row: Option<RequestRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?;
-        let Some(row) = row else { return Ok(None) };
-        let mut rec: RequestRecord = row.into();
-        let attempts: Vec<AttemptRow> = on_pool!(self, p => sqlx::query_as(
-            "SELECT request_id, provider, model, upstream_model, outcome, status, error, latency_ms \
-             FROM request_attempts WHERE request_id = $1 ORDER BY position")
-            .bind(id).fetch_all(p).await)?;
-        rec.attempts = attempts.into_iter().map(|a| a.attempt).collect();
-        Ok(Some(rec))
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1 AND created_at BETWEEN $2 AND $3"
+        );
+        for (from, to) in windows(id) {
+            let row: Option<RequestRow> = on_pool!(self, p => sqlx::query_as(&sql)
+                .bind(id).bind(from).bind(to).fetch_optional(p).await)?;
+            let Some(row) = row else { continue };
+            let mut rec: RequestRecord = row.into();
+            let at = rec.created_at;
+            let attempts: Vec<AttemptRow> = on_pool!(self, p => sqlx::query_as(
+                "SELECT request_id, provider, model, upstream_model, outcome, status, error, latency_ms \
+                 FROM request_attempts WHERE request_id = $1 AND created_at = $2 ORDER BY position")
+                .bind(id).bind(at).fetch_all(p).await)?;
+            rec.attempts = attempts.into_iter().map(|a| a.attempt).collect();
+            return Ok(Some(rec));
+        }
+        Ok(None)
+    }
+}
+
+/// Where to look for request `id`, in order: a request id (`gen-{unix seconds}-{hex}`) names
+/// the second it started, so on PostgreSQL one day partition or two are probed instead of
+/// every one; an id of another form, or one not found there (a wall clock stepped between
+/// the two readings), is looked for everywhere.
+fn windows(id: &str) -> Vec<(i64, i64)> {
+    let everywhere = (i64::MIN, i64::MAX);
+    let secs = id
+        .strip_prefix("gen-")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|s| (0..i64::MAX / 1000 - 60).contains(s));
+    match secs {
+        Some(s) => vec![(s * 1000 - 60_000, s * 1000 + 61_000), everywhere],
+        None => vec![everywhere],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    #[test]
+    fn a_request_id_names_where_to_look_first() {
+        let all = (i64::MIN, i64::MAX);
+        assert_eq!(
+            windows("gen-1765000000-00ff00ff00ff00ff"),
+            vec![(1_764_999_940_000, 1_765_000_061_000), all]
+        );
+        for odd in [
+            "r1",
+            "gen-",
+            "gen-x-1",
+            "gen--5-1",
+            "gen-99999999999999999999-1",
+        ] {
+            assert_eq!(windows(odd), vec![all], "{odd}");
+        }
     }
 }
