@@ -176,6 +176,7 @@ impl App {
             traces,
             settings: Arc::new(settings),
             lifecycle: crate::server::Lifecycle::default(),
+            master_throttle: Arc::default(),
         };
         let metrics_listener = match state.settings.metrics_listen {
             Some(addr) => Some(

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// How long streams ended at the cut have to deliver their last chunk before their
 /// connections are dropped.
@@ -84,7 +85,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnLimits, li
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = &mut refuse_at => break,
         };
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -97,7 +98,14 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnLimits, li
             _ = &mut refuse_at => break,
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers that throttle by address (`http::master`) read the peer from here.
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         let first_bytes = limits.header_read_timeout;
         conns.spawn(async move {

@@ -8,6 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub mod session;
+pub mod throttle;
 
 use crate::registry::{KeyInfo, Registry};
 use crate::types::now_ms;
@@ -44,6 +45,9 @@ pub enum AuthError {
     /// A dashboard session's write without its CSRF token, or from another origin.
     #[error("Refused: {0}")]
     CrossSite(&'static str),
+    /// Too many wrong master keys from this address (see `throttle`); seconds to wait.
+    #[error("Too many wrong master keys from this address: try again in {0} s")]
+    Throttled(u64),
 }
 
 /// The bearer token, if any (also accepts OpenAI-style `api-key`-less clients sending

@@ -4,7 +4,7 @@
 //! second address without auth, for a scraper inside the cluster.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,21 +16,26 @@ use crate::metrics::{load, set};
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn scrape(State(s): State<AppState>, req: axum::extract::Request) -> Response {
     let master = s.settings.master_key.as_ref().map(|k| k.expose());
     let token = s.settings.metrics_token.as_ref().map(|k| k.expose());
     if master.is_none() && token.is_none() {
         return ApiError::from(AuthError::MetricsDisabled).into_response();
     }
-    let allowed = [master, token]
-        .into_iter()
-        .flatten()
-        .any(|secret| auth::authenticate_admin(&headers, Some(secret)).is_ok());
-    if !allowed {
-        let e = match auth::bearer(&headers) {
-            None => AuthError::Missing,
-            Some(_) => AuthError::InvalidMaster,
-        };
+    let headers = req.headers();
+    let peer = super::master::peer(req.extensions());
+    let checked = super::master::guarded(&s, peer, || {
+        let allowed = [master, token]
+            .into_iter()
+            .flatten()
+            .any(|secret| auth::authenticate_admin(headers, Some(secret)).is_ok());
+        match auth::bearer(headers) {
+            _ if allowed => Ok(()),
+            None => Err(AuthError::Missing),
+            Some(_) => Err(AuthError::InvalidMaster),
+        }
+    });
+    if let Err(e) = checked {
         return ApiError::from(e).into_response();
     }
     render(&s)

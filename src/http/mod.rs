@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod health;
+pub mod master;
 pub mod messages;
 pub mod metrics;
 pub mod models;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub traces: Option<Arc<crate::telemetry::trace::Traces>>,
     /// Draining (health says so) and cut (open streams end) at shutdown.
     pub lifecycle: crate::server::Lifecycle,
+    /// Wrong master keys by address (see `master`).
+    pub master_throttle: Arc<crate::auth::throttle::Throttle>,
 }
 
 /// OpenAI's `x-ratelimit-*` headers for a key with limits.

@@ -351,3 +351,61 @@ async fn request_log_is_listed_with_attempts() {
     assert_eq!(one["provider"], "p2");
     app.stop().await;
 }
+
+/// Wrong master keys from one address are throttled wherever a master key is presented
+/// (admin API, dashboard login, `/metrics`): ten go through, then the address waits, even
+/// with the right key; gateway keys are not affected.
+#[tokio::test]
+async fn wrong_master_keys_from_one_address_are_throttled() {
+    let fake = Fake::start(vec![Reply::simple()]).await;
+    let app = TestApp::spawn(&reg(&fake)).await;
+    let admin_as = |key: &'static str| {
+        let rb = app.client.get(app.url("/admin/keys")).bearer_auth(key);
+        async move { rb.send().await.unwrap() }
+    };
+    for _ in 0..11 {
+        assert_eq!(admin_as("wrong-guess").await.status(), 401);
+    }
+    let resp = admin_as("wrong-guess").await;
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_auth_failures");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("try again"));
+    // The right key too: otherwise a guesser would learn which guess was right.
+    assert_eq!(
+        app.admin(Method::GET, "/admin/keys", None).await.status(),
+        429
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 429);
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/dashboard/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("master_key={MASTER}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 429);
+    assert!(login.headers().contains_key("retry-after"));
+    // Model requests are not the master key's business.
+    assert_eq!(chat_with_key(&app, None).await.status(), 200);
+    app.stop().await;
+}

@@ -68,7 +68,11 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
         .is_none()
         .then(|| super::dashboard::admin_by_session(req.method(), req.headers(), master))
         .flatten();
-    match by_session.unwrap_or_else(|| auth::authenticate_admin(req.headers(), master)) {
+    let peer = super::master::peer(req.extensions());
+    let decided = by_session.unwrap_or_else(|| {
+        super::master::guarded(&s, peer, || auth::authenticate_admin(req.headers(), master))
+    });
+    match decided {
         Ok(()) => next.run(req).await,
         Err(e) => ApiError::from(e).into_response(),
     }

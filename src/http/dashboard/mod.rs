@@ -11,12 +11,14 @@
 mod assets;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use super::AppState;
 use crate::auth::session::{SessionKey, SESSION_TTL_SECS};
@@ -261,7 +263,12 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// `POST /dashboard/login` (form field `master_key`): a session cookie when it is the
 /// master key, the form again with 401 when not.
-async fn login(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn login(
+    State(s): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(master) = master(&s) else {
         return login_page(State(s.clone()), headers).await;
     };
@@ -275,9 +282,27 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
         return login_form(StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let presented = form_field(&body, "master_key").unwrap_or_default();
-    if !auth::is_master(presented.trim(), master) {
-        tracing::warn!("dashboard login with a wrong master key");
-        return login_form(StatusCode::UNAUTHORIZED, "That is not the master key.");
+    let peer = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    let checked = super::master::guarded(&s, peer, || {
+        if auth::is_master(presented.trim(), master) {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidMaster)
+        }
+    });
+    match checked {
+        Ok(()) => {}
+        Err(AuthError::Throttled(secs)) => {
+            let mut resp = login_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many wrong master keys from this address: try again in {secs} s."),
+            );
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+        Err(_) => return login_form(StatusCode::UNAUTHORIZED, "That is not the master key."),
     }
     let token = SessionKey::derive(master).issue(now_secs());
     let mut resp = see_other("/dashboard");

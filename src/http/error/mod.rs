@@ -132,6 +132,7 @@ impl ApiError {
             ApiError::Auth(
                 AuthError::AdminDisabled | AuthError::MetricsDisabled | AuthError::CrossSite(_),
             ) => StatusCode::FORBIDDEN,
+            ApiError::Auth(AuthError::Throttled(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Refused(Refusal::Budget { .. }) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Refused(Refusal::ModelNotAllowed { .. }) => StatusCode::FORBIDDEN,
@@ -192,6 +193,12 @@ impl ApiError {
                 ApiError::Auth(AuthError::CrossSite(_)) => {
                     ("permission_error", None, Some("csrf_rejected".into()), None)
                 }
+                ApiError::Auth(AuthError::Throttled(_)) => (
+                    "rate_limit_error",
+                    None,
+                    Some("too_many_auth_failures".into()),
+                    None,
+                ),
                 ApiError::Auth(e) => (
                     "authentication_error",
                     None,
@@ -434,6 +441,7 @@ impl ApiError {
         match self {
             ApiError::Refused(r) => r.retry_after(),
             ApiError::Overloaded(_) => Some(Duration::from_secs(1)),
+            ApiError::Auth(AuthError::Throttled(secs)) => Some(Duration::from_secs(*secs)),
             ApiError::Exec(ExecError::AllFailed(fs, _))
                 if self.status() == StatusCode::TOO_MANY_REQUESTS =>
             {

@@ -67,6 +67,7 @@ pub fn error_type(e: &ApiError, status: u16) -> &'static str {
         ApiError::Auth(
             AuthError::AdminDisabled | AuthError::MetricsDisabled | AuthError::CrossSite(_),
         ) => "permission_denied",
+        ApiError::Auth(AuthError::Throttled(_)) => "rate_limit_exceeded",
         ApiError::Auth(_) => "authentication",
         ApiError::Refused(r) => match r {
             Refusal::Budget { .. } => "payment_required",
