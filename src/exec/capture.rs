@@ -21,6 +21,9 @@ pub struct Capture {
     content: String,
     reasoning: String,
     tool_calls: Vec<ToolCall>,
+    /// The `output_index` of each native Responses function call, by its place in
+    /// `tool_calls`.
+    native_calls: Vec<u64>,
     /// Output bytes taken so far; past `max` the rest is dropped and `truncated` set.
     taken: usize,
     truncated: bool,
@@ -61,6 +64,7 @@ impl Capture {
             content: String::new(),
             reasoning: String::new(),
             tool_calls: Vec::new(),
+            native_calls: Vec::new(),
             taken: 0,
             truncated: false,
             input_only,
@@ -139,7 +143,8 @@ impl Capture {
     }
 
     /// A Responses event passed through as it came (its chunk has no chat body): the text
-    /// and reasoning deltas.
+    /// and reasoning deltas, and function calls (named when their item is added, then their
+    /// arguments' deltas, matched by `output_index`).
     fn native_frame(&mut self, frame: &[u8]) {
         let Some(data) = std::str::from_utf8(frame)
             .ok()
@@ -153,12 +158,46 @@ impl Capture {
             kind: String,
             #[serde(default)]
             delta: Option<String>,
+            #[serde(default)]
+            output_index: Option<u64>,
+            #[serde(default)]
+            item: Option<Item>,
+        }
+        #[derive(Deserialize)]
+        struct Item {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            call_id: Option<String>,
+            #[serde(default)]
+            name: Option<String>,
         }
         let Ok(ev) = serde_json::from_str::<Event>(data) else {
             return;
         };
+        if ev.kind == "response.output_item.added" {
+            let (Some(item), Some(at)) = (ev.item, ev.output_index) else {
+                return;
+            };
+            if item.kind == "function_call" && self.tool_calls.len() < 128 {
+                let name = item.name.unwrap_or_default();
+                self.tool_calls.push(ToolCall {
+                    id: item.call_id.map(|id| cut(&id, 256).0),
+                    ..ToolCall::default()
+                });
+                self.native_calls.push(at);
+                let i = self.tool_calls.len() - 1;
+                self.take(&name, |s| &mut s.tool_calls[i].name);
+            }
+            return;
+        }
         let Some(delta) = ev.delta else { return };
-        if ev.kind == "response.output_text.delta" || ev.kind == "response.refusal.delta" {
+        if ev.kind == "response.function_call_arguments.delta" {
+            let at = ev.output_index;
+            if let Some(i) = self.native_calls.iter().position(|c| Some(*c) == at) {
+                self.take(&delta, |s| &mut s.tool_calls[i].arguments);
+            }
+        } else if ev.kind == "response.output_text.delta" || ev.kind == "response.refusal.delta" {
             self.take(&delta, |s| &mut s.content);
         } else if ev.kind.starts_with("response.reasoning") && ev.kind.ends_with(".delta") {
             self.take(&delta, |s| &mut s.reasoning);
@@ -294,5 +333,28 @@ mod tests {
         assert_eq!(v["content"], "hi\u{FFFD}");
         let c = Capture::new(b"{\"input\":\"x\"}", 1000, true, true);
         assert_eq!(c.finish(None).response_body, None);
+    }
+
+    #[test]
+    fn native_responses_function_calls_are_kept() {
+        let mut c = Capture::new(b"{}", 1000, false, true);
+        for data in [
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"reasoning","id":"rs_1"}}"#,
+            r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_9","name":"get_weather","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","output_index":1,"item_id":"fc_1","delta":"{\"city\":"}"#,
+            r#"{"type":"response.function_call_arguments.delta","output_index":1,"item_id":"fc_1","delta":"\"Paris\"}"}"#,
+            r#"{"type":"response.function_call_arguments.delta","output_index":7,"delta":"stray"}"#,
+        ] {
+            let mut ch = chunk("{}");
+            ch.native = Some(crate::providers::http::sse_frame(data));
+            c.chunk(&ch);
+        }
+        let out = c.finish(Some("tool_calls"));
+        let v: serde_json::Value =
+            serde_json::from_str(out.response_body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            v["tool_calls"],
+            serde_json::json!([{"id": "call_9", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}])
+        );
     }
 }
