@@ -51,6 +51,24 @@ pub fn request(data: &[u8]) {
     }
     let _ = crate::types::ops::OpRequest::embeddings(data).map(|r| r.texts());
     let _ = crate::types::ops::OpRequest::completions(data);
+    // Content for traces: any body, as request and as answer, through each door's
+    // conversion; what comes out is within the cap.
+    let text = String::from_utf8_lossy(data).into_owned();
+    let captured = crate::store::CapturedContent {
+        request_body: Some(text.clone()),
+        request_truncated: false,
+        response_body: Some(text),
+        response_truncated: false,
+    };
+    // A small cap for some inputs, a roomy one for others.
+    let max = if data.len() % 2 == 0 { 64 } else { 4096 };
+    for door in ["chat", "messages", "responses", "completions"] {
+        for kv in crate::telemetry::content::attributes(door, &captured, max) {
+            if let opentelemetry::Value::String(s) = kv.value {
+                assert!(s.as_str().len() <= max, "{} over the cap", kv.key);
+            }
+        }
+    }
 }
 
 /// Upstream SSE bodies through each adapter's stream handling.

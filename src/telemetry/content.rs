@@ -66,30 +66,46 @@ fn trim_outer(j: String) -> String {
         .unwrap_or(j)
 }
 
-/// The newest messages that fit in `max` bytes as a JSON array; a lone message over the cap
-/// has its text cut. `None` when not even that fits.
-fn fit(mut messages: Vec<Value>, max: usize) -> (Option<String>, bool) {
-    let mut cut = false;
-    loop {
-        let json = Value::Array(messages.clone()).to_string();
+/// The newest messages that fit in `max` bytes as a JSON array; when not even the newest
+/// one does, its longest texts are cut (a few rounds at most: a crafted body must not make
+/// this quadratic). `None` when nothing fits.
+fn fit(messages: Vec<Value>, max: usize) -> (Option<String>, bool) {
+    // Each message is serialised once to find the longest newest run that fits.
+    let lens: Vec<usize> = messages.iter().map(|m| m.to_string().len()).collect();
+    let mut total = 2; // the brackets
+    let mut start = messages.len();
+    while start > 0 {
+        let comma = usize::from(start < messages.len());
+        if total + lens[start - 1] + comma > max {
+            break;
+        }
+        total += lens[start - 1] + comma;
+        start -= 1;
+    }
+    if start < messages.len() {
+        let cut = start > 0;
+        let kept: Vec<Value> = messages.into_iter().skip(start).collect();
+        return (Some(Value::Array(kept).to_string()), cut);
+    }
+    let Some(mut newest) = messages.into_iter().last() else {
+        return (Some("[]".into()), false);
+    };
+    for _ in 0..SHRINK_ROUNDS {
+        let json = Value::Array(vec![newest.clone()]).to_string();
         if json.len() <= max {
-            return (Some(json), cut);
+            return (Some(json), true);
         }
-        cut = true;
-        if messages.len() > 1 {
-            messages.remove(0);
-            continue;
-        }
-        let Some(only) = messages.first_mut() else {
-            return (None, true);
-        };
-        // One message: shrink its longest string until it fits.
+        // Cutting a string by k bytes shortens its JSON by at least k (escapes only add).
         let over = json.len() - max;
-        if !shrink_longest(only, over + 16) {
-            return (None, true);
+        if !shrink_longest(&mut newest, over + 16) {
+            break;
         }
     }
+    (None, true)
 }
+
+/// Rounds of cutting one message's texts before it is left out.
+const SHRINK_ROUNDS: usize = 8;
 
 /// Cuts the longest string inside `v` by at least `by` bytes (on a character boundary).
 fn shrink_longest(v: &mut Value, by: usize) -> bool {

@@ -140,3 +140,15 @@ fn unreadable_bodies_are_left_out() {
     assert!(!a.contains_key("gen_ai.input.messages"));
     assert!(!a.contains_key("gen_ai.output.messages"));
 }
+
+#[test]
+fn a_message_of_many_small_parts_is_cut_in_a_few_rounds_or_left_out() {
+    // Cutting one string a round would take 50,000 rounds, each serialising the message.
+    let parts: Vec<Value> = (0..50_000)
+        .map(|_| json!({"type": "text", "text": "ab"}))
+        .collect();
+    let req = json!({"model": "m", "messages": [{"role": "user", "content": parts}]});
+    let a = attrs("chat", &req.to_string(), "{}", 4096);
+    assert!(!a.contains_key("gen_ai.input.messages"));
+    assert_eq!(a["switchyard.content_truncated"], true);
+}
