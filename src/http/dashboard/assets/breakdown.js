@@ -58,9 +58,13 @@ export async function breakdown(main) {
   const series = f => top.map(g => {
     const byT = new Map(data.filter(r => label(r) === g).map(r => [bucketTime(r.t), r[f]]));
     const empty = COUNTS.has(f) ? 0 : null;
+    const rest = g === OTHER && folded;
     return {
       label: g,
-      stroke: g === OTHER && folded ? '#9ca3af' : undefined,
+      stroke: rest ? '#9ca3af' : undefined,
+      // The rest's requests and cost dwarf any one group's (flattening their lines): those
+      // charts start with it hidden, a click on its legend entry draws it.
+      show: !(rest && COUNTS.has(f)),
       values: xs.map(x => (byT.has(x) && byT.get(x) !== null ? Number(byT.get(x)) : empty)),
     };
   });
