@@ -15,6 +15,7 @@ mod registry;
 mod retention;
 mod rollups;
 pub mod sanitize;
+mod usage_top;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -32,7 +33,11 @@ pub use presets::{PresetVersion, Saved, StoredPreset};
 pub use records::{AttemptRecord, Inserted, RequestFilter, RequestRecord, StoredRequest};
 pub use registry::{Origin, RegistryRows};
 pub use retention::{partition_name, Purged, PARTITIONED};
-pub use rollups::{rollup_of, ActivityRow, Dimension, RollupKey, Sums, UsageQuery, UsageRow};
+pub use rollups::{
+    rollup_of, ActivityRow, Dimension, RollupKey, Sums, Top, TopBy, Usage, UsageQuery, UsageRow,
+    WHOLE_RANGE,
+};
+pub use usage_top::MAX_TOP;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,6 +9,7 @@ use sqlx::QueryBuilder;
 
 use super::dim_rollups::{dim_name, Table};
 use super::records::RequestRecord;
+pub use super::usage_top::{Top, TopBy};
 use super::{on_pool, Store, StoreError};
 use crate::types::histogram::{self, Counts, BUCKETS};
 
@@ -154,7 +155,7 @@ impl Sums {
         .chain(self.ttft.iter().copied())
     }
 
-    fn from_values(v: &[i64]) -> Sums {
+    pub(super) fn from_values(v: &[i64]) -> Sums {
         let mut s = Sums {
             requests: v[0],
             errors: v[1],
@@ -263,14 +264,18 @@ pub(super) fn adding(table: &str, conflict_columns: &str) -> String {
 }
 
 /// What a usage query asks: `[from, to)` in unix seconds (whole hours are read: an hour
-/// counts when it starts in the range), bucketed by hour or day, optionally grouped by one
-/// dimension and filtered on any.
+/// counts when it starts in the range), bucketed by hour, day or the whole range
+/// (`WHOLE_RANGE`), optionally grouped by one dimension — all its groups, or only the `top`
+/// few with the rest folded into one — and filtered on any.
 #[derive(Debug, Clone, Default)]
 pub struct UsageQuery {
     pub from: i64,
     pub to: i64,
+    /// 3600, 86 400, or `WHOLE_RANGE`.
     pub bucket_secs: i64,
     pub group_by: Option<Dimension>,
+    /// With `group_by`: only the top groups get rows of their own.
+    pub top: Option<Top>,
     pub key_id: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -306,12 +311,37 @@ impl Dimension {
     }
 }
 
-/// One answer row: a bucket's start, its group ('' for none), its sums.
+/// `bucket_secs` for one bucket spanning the whole range (its `t` is the range's `from`).
+pub const WHOLE_RANGE: i64 = 0;
+
+/// One answer row: a bucket's start, its group ('' for none; `None` when not grouped, and
+/// for the folded rest of a `top` query, which says `other`), its sums.
 #[derive(Debug, Clone)]
 pub struct UsageRow {
     pub t: i64,
     pub group: Option<String>,
+    /// The sum of every group outside the top ones, in this bucket.
+    pub other: bool,
     pub sums: Sums,
+}
+
+/// A usage answer: its rows and, for a `top` query, the top groups, first the busiest.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    pub rows: Vec<UsageRow>,
+    pub top: Option<Vec<String>>,
+}
+
+/// What a part query selects.
+#[derive(Clone, Copy)]
+enum Select<'a> {
+    /// Sums per (bucket, group); with `Some(top)`, the groups outside `top` fold into one
+    /// (a NULL group) in SQL, so only buckets × (top + 1) rows come back.
+    Sums(Option<&'a [String]>),
+    /// Sums per (bucket, group) of these groups only.
+    Only(&'a [String]),
+    /// Per group, requests and cost over the part: what ranks the groups.
+    Rank,
 }
 
 /// One row of `/api/v1/activity`: a UTC day's usage of one model through one provider.
@@ -328,42 +358,124 @@ pub struct ActivityRow {
 }
 
 impl Store {
-    /// Usage from the rollups, sorted by bucket then group. Day buckets read whole days from
-    /// `usage_daily` and only the partial days at the range's ends from `usage_hourly`.
+    /// Usage from the rollups, sorted by bucket then group (the folded rest last). Day
+    /// buckets read whole days from `usage_daily` and only the partial days at the range's
+    /// ends from `usage_hourly`.
     pub async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
-        let mut merged: BTreeMap<(i64, String), Sums> = BTreeMap::new();
-        for (grain, from, to) in parts(q) {
-            for (t, g, sums) in self.usage_part(q, grain, from, to).await? {
-                merged.entry((t, g)).or_default().add(&sums);
-            }
-        }
-        Ok(merged
-            .into_iter()
-            .map(|((t, g), sums)| UsageRow {
-                t,
-                group: q.group_by.map(|_| g),
-                sums,
-            })
-            .collect())
+        Ok(self.usage_with_top(q).await?.rows)
     }
 
+    /// `usage`, and for a `top` query the top groups: ranked over the whole range first (a
+    /// group-by without buckets, a few hundred rows at most), then the buckets read with
+    /// every other group folded into one in SQL.
+    pub async fn usage_with_top(&self, q: &UsageQuery) -> Result<Usage, StoreError> {
+        let top = match (q.top, q.group_by) {
+            (Some(top), Some(_)) => {
+                let mut totals = Vec::new();
+                // Ranked over whole days from the daily rollups whatever the buckets.
+                let whole = UsageQuery {
+                    bucket_secs: WHOLE_RANGE,
+                    ..q.clone()
+                };
+                for (grain, from, to) in parts(&whole) {
+                    totals.extend(self.usage_part(q, grain, from, to, Select::Rank).await?);
+                }
+                Some(super::usage_top::rank(totals, top))
+            }
+            _ => None,
+        };
+        if top.as_ref().is_some_and(Vec::is_empty) {
+            // No group at all in the range: nothing to read.
+            return Ok(Usage {
+                rows: Vec::new(),
+                top,
+            });
+        }
+        // (bucket, folded rest?, group): the rest sorts after a bucket's groups.
+        let mut merged: BTreeMap<(i64, bool, String), Sums> = BTreeMap::new();
+        match (&top, narrow_source(q)) {
+            // Over every key the narrow rollups hold each bucket's total (`dim = 'all'`): the
+            // rest is that total less the top groups' (exact: every figure is a count), which
+            // reads buckets × (top + 1) rows instead of folding buckets × every group.
+            (Some(top), Some((Some(_), None))) => {
+                let everything = UsageQuery {
+                    group_by: None,
+                    top: None,
+                    ..q.clone()
+                };
+                let mut rest: BTreeMap<i64, Sums> = BTreeMap::new();
+                for (grain, from, to) in parts(q) {
+                    let all = Select::Sums(None);
+                    for (t, _, sums) in self.usage_part(&everything, grain, from, to, all).await? {
+                        rest.entry(t).or_default().add(&sums);
+                    }
+                    let only = Select::Only(top);
+                    for (t, g, sums) in self.usage_part(q, grain, from, to, only).await? {
+                        let key = (t, false, g.unwrap_or_default());
+                        merged.entry(key).or_default().add(&sums);
+                    }
+                }
+                for ((t, _, _), sums) in &merged.clone() {
+                    let r = rest.entry(*t).or_default();
+                    *r = super::usage_top::minus(r, sums);
+                }
+                for (t, sums) in rest {
+                    if sums != Sums::default() {
+                        merged.insert((t, true, String::new()), sums);
+                    }
+                }
+            }
+            _ => {
+                for (grain, from, to) in parts(q) {
+                    let select = Select::Sums(top.as_deref());
+                    for (t, g, sums) in self.usage_part(q, grain, from, to, select).await? {
+                        let key = (t, g.is_none(), g.unwrap_or_default());
+                        merged.entry(key).or_default().add(&sums);
+                    }
+                }
+            }
+        }
+        let rows = merged
+            .into_iter()
+            .map(|((t, other, g), sums)| UsageRow {
+                t,
+                group: q.group_by.filter(|_| !other).map(|_| g),
+                other,
+                sums,
+            })
+            .collect();
+        Ok(Usage { rows, top })
+    }
+
+    /// One part's rows: (bucket, group, sums), the group `None` for the folded rest; for
+    /// `Select::Rank`, (0, group, sums holding only requests and cost).
     async fn usage_part(
         &self,
         q: &UsageQuery,
         grain: Grain,
         from: i64,
         to: i64,
-    ) -> Result<Vec<(i64, String, Sums)>, StoreError> {
+        select: Select<'_>,
+    ) -> Result<Vec<(i64, Option<String>, Sums)>, StoreError> {
         let narrow = narrow_source(q);
-        let bs = q.bucket_secs.max(3600);
+        let bs = match q.bucket_secs {
+            WHOLE_RANGE => WHOLE_RANGE,
+            b => b.max(3600),
+        };
         // A narrow table has one row per (bucket, dim, value): read in its own grain, its rows
         // are the answer's and need no summing (which costs a by-key breakdown most of its time).
         let grain_secs = match grain {
             Grain::Hour => 3600,
             Grain::Day => DAY,
         };
-        let as_stored = narrow.is_some() && bs == grain_secs;
-        let sums: Vec<String> = counted_columns()
+        let as_stored = narrow.is_some()
+            && bs == grain_secs
+            && matches!(select, Select::Sums(None) | Select::Only(_));
+        let columns: Vec<String> = match select {
+            Select::Rank => vec!["requests".into(), "cost_nanos".into()],
+            Select::Sums(_) | Select::Only(_) => counted_columns(),
+        };
+        let sums: Vec<String> = columns
             .iter()
             .map(|c| match as_stored {
                 true => c.clone(),
@@ -381,10 +493,17 @@ impl Store {
             (Some(_), Grain::Hour) => Table::DimHourly.name(),
             (Some(_), Grain::Day) => Table::DimDaily.name(),
         };
-        let head = format!(
-            "SELECT ({time} / {bs}) * {bs} AS t, {group} AS g, {} FROM {table} WHERE {time} >= ",
-            sums.join(", "),
-        );
+        let bucket = match (select, bs) {
+            // Typed, or PostgreSQL would answer a small literal as a 4-byte integer.
+            (Select::Rank, _) => "CAST(0 AS BIGINT)".to_owned(),
+            (_, WHOLE_RANGE) => format!("CAST({} AS BIGINT)", q.from),
+            _ => format!("({time} / {bs}) * {bs}"),
+        };
+        // The folded rest is the NULL group: `CASE WHEN g IN (top…) THEN g END`.
+        let fold = match select {
+            Select::Sums(Some(top)) => top,
+            _ => &[],
+        };
         // The narrow tables are filtered on their `dim` and `value`, the full ones on any column.
         let filters: Vec<(&str, Option<&str>)> = match narrow {
             Some((dim, value)) => vec![
@@ -398,14 +517,33 @@ impl Store {
                 (" AND app = ", q.app.as_deref()),
             ],
         };
-        let width = 2 + SUM_COLUMNS.len() + 2 * BUCKETS;
+        let width = 2 + columns.len();
         let rows = on_pool!(self, p => {
-            let mut b = QueryBuilder::new(head.as_str());
+            let mut b = QueryBuilder::new(format!("SELECT {bucket} AS t, "));
+            if fold.is_empty() {
+                b.push(group);
+            } else {
+                b.push(format!("CASE WHEN {group} IN ("));
+                let mut values = b.separated(", ");
+                for g in fold {
+                    values.push_bind(g.as_str());
+                }
+                b.push(format!(") THEN {group} END"));
+            }
+            b.push(format!(" AS g, {} FROM {table} WHERE {time} >= ", sums.join(", ")));
             b.push_bind(from).push(format!(" AND {time} < ")).push_bind(to);
             for (cond, v) in &filters {
                 if let Some(v) = v {
                     b.push(*cond).push_bind(*v);
                 }
+            }
+            if let Select::Only(groups) = select {
+                b.push(format!(" AND {group} IN ("));
+                let mut values = b.separated(", ");
+                for g in groups {
+                    values.push_bind(g.as_str());
+                }
+                b.push(")");
             }
             if !as_stored {
                 b.push(" GROUP BY 1, 2");
@@ -418,7 +556,11 @@ impl Store {
                 for i in 2..width {
                     v.push(r.try_get::<i64, _>(i)?);
                 }
-                rows.push((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?, Sums::from_values(&v)));
+                let sums = match select {
+                    Select::Rank => Sums { requests: v[0], cost_nanos: v[1], ..Default::default() },
+                    Select::Sums(_) | Select::Only(_) => Sums::from_values(&v),
+                };
+                rows.push((r.try_get::<i64, _>(0)?, r.try_get::<Option<String>, _>(1)?, sums));
             }
             Ok::<_, sqlx::Error>(rows)
         })?;
@@ -484,7 +626,8 @@ fn parts(q: &UsageQuery) -> Vec<(Grain, i64, i64)> {
     let (from, to) = (q.from, q.to);
     let first_day = from.div_euclid(DAY) * DAY + if from.rem_euclid(DAY) == 0 { 0 } else { DAY };
     let last_day = to.div_euclid(DAY) * DAY;
-    if q.bucket_secs != DAY || first_day >= last_day {
+    // The whole range as one bucket reads days like day buckets do.
+    if !matches!(q.bucket_secs, DAY | WHOLE_RANGE) || first_day >= last_day {
         return vec![(Grain::Hour, from, to)];
     }
     let mut out = vec![(Grain::Day, first_day, last_day)];

@@ -430,6 +430,12 @@ async fn browser_story(b: &Browser) {
     } else {
         b.wait_text("#breakdown-table tbody", |t| t.contains("test/m"))
             .await;
+        // The table is per-group totals (bucket=total), the charts the top groups over time.
+        b.wait_until(
+            "the breakdown's plots are drawn",
+            "return document.querySelectorAll('#charts .uplot canvas').length >= 4",
+        )
+        .await;
     }
     b.screenshot(&screenshot_path("breakdown.png")).await;
 

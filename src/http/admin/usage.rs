@@ -1,6 +1,7 @@
 //! `GET /admin/usage`: usage over time from the hourly rollups (never the raw request log),
-//! bucketed by hour or day, optionally grouped by key, model, provider or app and filtered on
-//! any of them. What the dashboard draws.
+//! bucketed by hour, day or the whole range, optionally grouped by key, model, provider or app
+//! (every group, or the `top` few and one folded rest) and filtered on any of them. What the
+//! dashboard draws.
 
 use axum::extract::State;
 use axum::Json;
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use super::invalid;
 use crate::http::extract::ApiQuery;
 use crate::http::{ApiError, AppState};
-use crate::store::{Dimension, Sums, UsageQuery};
+use crate::store::{Dimension, Sums, Top, TopBy, UsageQuery, MAX_TOP, WHOLE_RANGE};
 use crate::types::histogram;
 
 /// The most buckets one answer may span (per group): a year and a half of hours.
@@ -35,6 +36,11 @@ pub struct UsageParams {
     provider: Option<String>,
     #[serde(default)]
     app: Option<String>,
+    /// Text, so a bad value gets this API's own message rather than serde's.
+    #[serde(default)]
+    top: Option<String>,
+    #[serde(default)]
+    top_by: Option<String>,
 }
 
 impl UsageParams {
@@ -50,9 +56,15 @@ impl UsageParams {
         let bucket_secs = match self.bucket.as_deref() {
             None | Some("hour") => 3600,
             Some("day") => 86_400,
-            Some(_) => return Err(invalid("`bucket` is `hour` or `day`", Some("bucket"))),
+            Some("total") => WHOLE_RANGE,
+            Some(_) => {
+                return Err(invalid(
+                    "`bucket` is `hour`, `day` or `total`",
+                    Some("bucket"),
+                ))
+            }
         };
-        if (to - from) / bucket_secs > MAX_BUCKETS {
+        if bucket_secs != WHOLE_RANGE && (to - from) / bucket_secs > MAX_BUCKETS {
             return Err(invalid(
                 format!("the range spans more than {MAX_BUCKETS} buckets: narrow it or use `bucket=day`"),
                 Some("from"),
@@ -67,11 +79,13 @@ impl UsageParams {
                 )
             })?),
         };
+        let top = top(self.top.as_deref(), self.top_by.as_deref(), group_by)?;
         Ok(UsageQuery {
             from,
             to,
             bucket_secs,
             group_by,
+            top,
             key_id: self.key,
             model: self.model,
             provider: self.provider,
@@ -80,24 +94,65 @@ impl UsageParams {
     }
 }
 
+/// `top` and `top_by`: only with `group_by`, `top` a whole number from 1 to `MAX_TOP`.
+fn top(
+    n: Option<&str>,
+    by: Option<&str>,
+    group_by: Option<Dimension>,
+) -> Result<Option<Top>, ApiError> {
+    let Some(n) = n else {
+        return match by {
+            None => Ok(None),
+            Some(_) => Err(invalid("`top_by` needs `top`", Some("top_by"))),
+        };
+    };
+    let by = match by {
+        None => TopBy::default(),
+        Some(b) => TopBy::parse(b)
+            .ok_or_else(|| invalid("`top_by` is `requests` or `cost`", Some("top_by")))?,
+    };
+    let n = n
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_TOP).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                format!("`top` is a whole number from 1 to {MAX_TOP}"),
+                Some("top"),
+            )
+        })?;
+    if group_by.is_none() {
+        return Err(invalid("`top` needs `group_by`", Some("top")));
+    }
+    Ok(Some(Top { n, by }))
+}
+
 pub async fn usage(
     State(s): State<AppState>,
     ApiQuery(p): ApiQuery<UsageParams>,
 ) -> Result<Json<Value>, ApiError> {
     let q = p.into_query(crate::types::now_ms() / 1000)?;
-    let rows = s.store.usage(&q).await?;
+    let usage = s.store.usage_with_top(&q).await?;
     let mut totals = Sums::default();
-    let data: Vec<Value> = rows
+    let data: Vec<Value> = usage
+        .rows
         .iter()
         .map(|r| {
             totals.add(&r.sums);
             let mut v = figures(&r.sums);
             v["t"] = json!(r.t);
             v["group"] = json!(r.group);
+            if r.other {
+                v["other"] = json!(true);
+            }
             v
         })
         .collect();
-    Ok(Json(json!({ "data": data, "totals": figures(&totals) })))
+    let mut body = json!({ "data": data, "totals": figures(&totals) });
+    if let Some(top) = usage.top {
+        body["top"] = json!(top);
+    }
+    Ok(Json(body))
 }
 
 /// A row's figures as the API shows them.
@@ -167,7 +222,29 @@ mod tests {
             (q.bucket_secs, q.group_by, q.key_id.as_deref()),
             (86_400, Some(Dimension::Model), Some("k"))
         );
+        let q = params("group_by=key&top=3&top_by=cost&bucket=total").unwrap();
+        assert_eq!(
+            q.top,
+            Some(Top {
+                n: 3,
+                by: TopBy::Cost
+            })
+        );
+        assert_eq!(q.bucket_secs, WHOLE_RANGE);
+        assert_eq!(
+            params("group_by=app&top=100").unwrap().top.unwrap().by,
+            TopBy::Requests
+        );
         for bad in [
+            "top=3",
+            "group_by=key&top=0",
+            "group_by=key&top=101",
+            "group_by=key&top=-1",
+            "group_by=key&top=ten",
+            "group_by=key&top=",
+            "group_by=key&top=2&top_by=errors",
+            "group_by=key&top_by=cost",
+            "group_by=key&top_by=requests",
             "bucket=week",
             "group_by=user",
             "from=5&to=5",

@@ -3,7 +3,8 @@ import { el } from './api.js';
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
 
-// `xs`: unix seconds; `series`: [{label, values}] with one value (or null) per x.
+// `xs`: unix seconds; `series`: [{label, values, stroke?, show?}] with one value (or null) per
+// x; a series with `show: false` starts hidden (a click on its legend entry shows it).
 export function lineChart(parent, title, xs, series, format = v => v) {
   const box = el('div', { class: 'chart card' }, el('h3', {}, title));
   parent.append(box);
@@ -26,7 +27,8 @@ export function lineChart(parent, title, xs, series, format = v => v) {
       {},
       ...series.map((s, i) => ({
         label: s.label,
-        stroke: COLORS[i % COLORS.length],
+        stroke: s.stroke ?? COLORS[i % COLORS.length],
+        show: s.show ?? true,
         width: 2,
         value: (u, v) => (v === null || v === undefined ? '–' : format(v)),
         points: { show: (u, si) => u.data[si].filter(v => v !== null).length < 3, size: 6 },
