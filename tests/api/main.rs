@@ -48,4 +48,5 @@ mod sdk_openrouter;
 mod store_contract;
 mod streaming;
 mod traces;
+mod usage_top;
 mod variants;
