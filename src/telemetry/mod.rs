@@ -5,6 +5,7 @@
 //! `trace`; the W3C trace context sent to upstreams in `propagate`.
 
 mod export;
+mod otlp;
 pub mod propagate;
 pub mod trace;
 
