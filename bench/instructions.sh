@@ -8,9 +8,14 @@
 #   bash bench/instructions.sh                 # the work tree
 #   bash bench/instructions.sh ea0eddf HEAD    # revisions, built from clean exports; ratios
 #                                              # are against the first one
+#   INSTR_OBS=1 bash bench/instructions.sh     # each revision twice: metrics and traces off
+#                                              # (SWITCHYARD_METRICS_ENABLED=false, no OTLP
+#                                              # endpoint) and on (metrics + every request traced
+#                                              # to a local OTLP/HTTP receiver); ratios on/off
 # Knobs: INSTR_N (requests per kind, 400), INSTR_CONC (client connections, 4),
 #   INSTR_WORK (/tmp/sy-instr), INSTR_SKIP_BUILD (set: reuse the binaries an earlier run
-#   built, from $INSTR_WORK-bin). Ports 18180-18181.
+#   built, from $INSTR_WORK-bin), INSTR_OBS. Ports 18180-18182. Each run's callgrind dumps
+#   stay in $INSTR_WORK (cg.out.<pid>.<n>, one per kind; `callgrind_annotate` reads them).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,13 +25,15 @@ N=${INSTR_N:-400}
 CONC=${INSTR_CONC:-4}
 GW_PORT=18180
 FAKE_PORT=18181
+RECV_PORT=18182
+OBS=${INSTR_OBS:-}
 export PATH="$HOME/.cargo/bin:$PATH"
 LOG_TAG=instr
 source "$HERE/lib.sh"
 command -v valgrind >/dev/null 2>&1 || apt_install valgrind
 
 start_processes
-ports_free $GW_PORT $FAKE_PORT
+ports_free $GW_PORT $FAKE_PORT $RECV_PORT
 rm -rf "$WORK" && mkdir -p "$WORK/fake"/{client_body,proxy_temp,fastcgi,uwsgi,scgi}
 chmod -R a+rwx "$WORK/fake"
 
@@ -101,13 +108,46 @@ summary() { # the Ir total of the newest dump of $1
     awk '/^summary:/ {print $2}' "$f"
 }
 
-declare -A ir
+# The OTLP receiver of the "on" runs: accepts and discards.
+if [ -n "$OBS" ]; then
+    cat >"$WORK/receiver.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+    python3 "$WORK/receiver.py" $RECV_PORT &
+    PIDS+=($!)
+fi
+
+# Runs: (binary index, mode); mode is "" (as configured), "off" or "on".
+runs=()
 for i in "${!bins[@]}"; do
+    if [ -n "$OBS" ]; then runs+=("$i:off" "$i:on"); else runs+=("$i:"); fi
+done
+declare -A ir
+for run in "${runs[@]}"; do
+    i=${run%%:*} mode=${run#*:}
     bin=${bins[$i]}
+    obs_env=()
+    case $mode in
+    off) obs_env=(-u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT SWITCHYARD_METRICS_ENABLED=false) ;;
+    on) obs_env=(SWITCHYARD_METRICS_ENABLED=true OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RECV_PORT"
+        OTEL_SERVICE_NAME=switchyard-bench OTEL_TRACES_SAMPLER=parentbased_always_on) ;;
+    esac
     rm -f "$WORK/bench.db"*
-    SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" \
+    env "${obs_env[@]}" SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" \
+        SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db" \
         SWITCHYARD_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out.%p" \
-        "$bin" --config "$WORK/bench.toml" serve 2>"$WORK/valgrind-$i.log" &
+        "$bin" --config "$WORK/bench.toml" serve 2>"$WORK/valgrind-$i$mode.log" &
     pid=$!
     for _ in $(seq 1 600); do
         curl -fsS "http://127.0.0.1:$GW_PORT/health" >/dev/null 2>&1 && break
@@ -115,28 +155,36 @@ for i in "${!bins[@]}"; do
     done
     for k in "${kinds[@]}"; do
         load "$k" 100 # warm-up: connections, caches, the stats' first entries
-        sleep 1        # let the request-log writer flush the warm-up's records
+        # let the request-log writer flush the warm-up's records (and, with traces, the batch
+        # span processor export them: it exports every 5 s or at 512 spans)
+        if [ -n "$OBS" ]; then sleep 6; else sleep 1; fi
         callgrind_control -z "$pid" >/dev/null
         load "$k" "$N"
-        sleep 1        # ... and this phase's records, which are part of a request's cost
+        # ... and this phase's records and spans, which are part of a request's cost
+        if [ -n "$OBS" ]; then sleep 6; else sleep 1; fi
         callgrind_control -d "$pid" >/dev/null
-        ir[$i,$k]=$(summary "$pid")
+        ir[$run,$k]=$(summary "$pid")
+        ls -t "$WORK"/cg.out."$pid"* | head -1 >"$WORK/dump-$i$mode-$k"
     done
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
 done
 
-label() { local r=${revs[$1]}; echo "${r:-work tree}"; }
+label() { local r=${revs[${1%%:*}]} m=${1#*:}; echo "${r:-work tree}${m:+ $m}"; }
 {
     printf 'instructions per request (callgrind, %d requests per kind, %d connections)\n' "$N" "$CONC"
-    printf '%-14s' revision
+    [ -n "$OBS" ] && echo "off: SWITCHYARD_METRICS_ENABLED=false, no traces; on: metrics + every request traced to a local OTLP/HTTP receiver; ratios on/off"
+    printf '%-18s' revision
     for k in "${kinds[@]}"; do printf '%18s' "$k"; done
     echo
-    for i in "${!bins[@]}"; do
-        printf '%-14s' "$(label "$i")"
+    for run in "${runs[@]}"; do
+        base_run=${run%%:*}:
+        [ -n "$OBS" ] && base_run=${run%%:*}:off
+        [ -z "$OBS" ] && base_run=0:
+        printf '%-18s' "$(label "$run")"
         for k in "${kinds[@]}"; do
-            per=$(( ${ir[$i,$k]} / N ))
-            base=$(( ${ir[0,$k]} / N ))
+            per=$(( ${ir[$run,$k]} / N ))
+            base=$(( ${ir[$base_run,$k]} / N ))
             printf '%11d (%s)' "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a / b}')"
         done
         echo

@@ -20,7 +20,9 @@
 # CPU per request for each and the ratio on/off per round and over all rounds.
 # Knobs: BENCH_ROUNDS (3), BENCH_DURATION (8s), BENCH_RATE (1000), BENCH_CONC (50),
 #   BENCH_WARMUP_N (5000), BENCH_WORK (/tmp/sy-obs), BENCH_SKIP_BUILD, BENCH_SUT_CPU (0),
-#   BENCH_LOAD_CPU (1), BENCH_SAMPLER / BENCH_SAMPLER_ARG (the "on" gateway's
+#   BENCH_LOAD_CPU (1), BENCH_BIN (a gateway binary to measure instead of this work tree's
+#   release build, e.g. one an earlier bench/instructions.sh run left in /tmp/sy-instr-bin),
+#   BENCH_SAMPLER / BENCH_SAMPLER_ARG (the "on" gateway's
 #   OTEL_TRACES_SAMPLER(_ARG); default parentbased_always_on: every request traced).
 set -euo pipefail
 
@@ -45,13 +47,14 @@ source "$HERE/lib.sh"
 cd "$ROOT"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+if [ -z "${BENCH_SKIP_BUILD:-}" ] && [ -z "${BENCH_BIN:-}" ]; then
     log "cargo build --release (target dir $TARGET_DIR)"
     cargo build --release --quiet
 fi
-BIN="$TARGET_DIR/release/switchyard"
+BIN=${BENCH_BIN:-"$TARGET_DIR/release/switchyard"}
 [ -x "$BIN" ] || die "no binary at $BIN"
 REV_DESC=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+if [ -n "${BENCH_BIN:-}" ]; then REV_DESC="binary $BENCH_BIN"; fi
 
 start_processes
 ports_free $FAKE_PORT $OFF_PORT $ON_PORT $RECV_PORT

@@ -5,7 +5,10 @@
 //! registry, never a client's free text: a request that named an unknown model is counted as
 //! `model="none"`), outcome, status class. No key ids.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -95,6 +98,9 @@ pub struct Metrics {
     key_labels: std::collections::HashSet<String>,
     key_requests: Family<KeyOutcome, Counter>,
     key_cost: Family<KeyLabel, Counter<f64, AtomicU64>>,
+    /// The series a request's end touches, found once per label combination (see `Series`).
+    series: SeriesCache<RequestSeries>,
+    attempt_series: SeriesCache<AttemptSeries>,
     /// How long the request-log writer's batches take to commit (observed by the writer).
     pub log_write_seconds: Histogram,
     // Read from the app's state at scrape time.
@@ -281,6 +287,8 @@ impl Metrics {
             key_labels: keys.into_iter().collect(),
             key_requests,
             key_cost,
+            series: SeriesCache::default(),
+            attempt_series: SeriesCache::default(),
             log_write_seconds,
             log_queue,
             log_written,
@@ -305,50 +313,78 @@ impl Metrics {
             return;
         }
         self.in_flight.dec();
-        let model = r.served_model.clone().unwrap_or_else(|| "none".into());
-        let provider = r.provider.clone().unwrap_or_else(|| "none".into());
-        self.requests
-            .get_or_create(&RequestLabels {
-                door,
-                model: model.clone(),
-                provider: provider.clone(),
-                outcome: r.outcome.clone(),
-                status_class: status_class(r.status),
-            })
-            .inc();
+        let model = r.served_model.as_deref().unwrap_or("none");
+        let provider = r.provider.as_deref().unwrap_or("none");
+        let status_class = status_class(r.status);
+        let outcome = r.outcome.as_str();
+        let s = self
+            .series
+            .get(&[door, model, provider, outcome, status_class], || {
+                RequestSeries {
+                    requests: self
+                        .requests
+                        .get_or_create(&RequestLabels {
+                            door,
+                            model: model.to_owned(),
+                            provider: provider.to_owned(),
+                            outcome: outcome.to_owned(),
+                            status_class,
+                        })
+                        .clone(),
+                    duration: self
+                        .duration
+                        .get_or_create(&DoorOutcome {
+                            door,
+                            outcome: outcome.to_owned(),
+                        })
+                        .clone(),
+                    streams: OnceLock::new(),
+                    ttft: OnceLock::new(),
+                    fallbacks: OnceLock::new(),
+                    tokens: Default::default(),
+                    cost: OnceLock::new(),
+                }
+            });
+        s.requests.inc();
         let secs = |ms: i64| ms.max(0) as f64 / 1000.0;
-        self.duration
-            .get_or_create(&DoorOutcome {
-                door,
-                outcome: r.outcome.clone(),
-            })
-            .observe(secs(r.latency_ms));
+        s.duration.observe(secs(r.latency_ms));
         if r.streamed {
             if let Some(t) = r.ttft_ms {
-                self.ttft
-                    .get_or_create(&DoorLabel { door })
+                s.ttft
+                    .get_or_init(|| self.ttft.get_or_create(&DoorLabel { door }).clone())
                     .observe(secs(t));
             }
-            self.streams
-                .get_or_create(&DoorOutcome {
-                    door,
-                    outcome: r.outcome.clone(),
+            s.streams
+                .get_or_init(|| {
+                    let labels = DoorOutcome {
+                        door,
+                        outcome: outcome.to_owned(),
+                    };
+                    self.streams.get_or_create(&labels).clone()
                 })
                 .inc();
         }
         self.attempts_per_request.observe(r.attempts.len() as f64);
         if r.attempts.len() > 1 && r.outcome == "success" {
-            self.fallbacks.get_or_create(&DoorLabel { door }).inc();
+            s.fallbacks
+                .get_or_init(|| self.fallbacks.get_or_create(&DoorLabel { door }).clone())
+                .inc();
         }
         for a in &r.attempts {
-            let labels = AttemptLabels {
-                provider: a.provider.clone(),
-                outcome: a.outcome.clone(),
-            };
-            self.attempt_duration
-                .get_or_create(&labels)
-                .observe(secs(a.latency_ms));
-            self.upstream_attempts.get_or_create(&labels).inc();
+            let series =
+                self.attempt_series
+                    .get(&[a.provider.as_str(), a.outcome.as_str()], || {
+                        let labels = AttemptLabels {
+                            provider: a.provider.clone(),
+                            outcome: a.outcome.clone(),
+                        };
+                        AttemptSeries {
+                            duration: self.attempt_duration.get_or_create(&labels).clone(),
+                            attempts: self.upstream_attempts.get_or_create(&labels).clone(),
+                        }
+                    });
+            series.duration.observe(secs(a.latency_ms));
+            series.attempts.inc();
         }
         if let Some(key) = r.key_id.as_ref().filter(|k| self.key_labels.contains(*k)) {
             self.key_requests
@@ -363,24 +399,36 @@ impl Metrics {
                     .inc_by(r.cost_nanos as f64 / 1e9);
             }
         }
-        for (kind, n) in [
+        for (i, (kind, n)) in [
             ("prompt", r.prompt_tokens),
             ("completion", r.completion_tokens),
             ("cached", r.cached_tokens),
             ("reasoning", r.reasoning_tokens),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             if n > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        model: model.clone(),
-                        kind,
+                s.tokens[i]
+                    .get_or_init(|| {
+                        let labels = TokenLabels {
+                            model: model.to_owned(),
+                            kind,
+                        };
+                        self.tokens.get_or_create(&labels).clone()
                     })
                     .inc_by(n as u64);
             }
         }
         if r.cost_nanos > 0 {
-            self.cost
-                .get_or_create(&ModelProvider { model, provider })
+            s.cost
+                .get_or_init(|| {
+                    let labels = ModelProvider {
+                        model: model.to_owned(),
+                        provider: provider.to_owned(),
+                    };
+                    self.cost.get_or_create(&labels).clone()
+                })
                 .inc_by(r.cost_nanos as f64 / 1e9);
         }
     }
@@ -411,6 +459,67 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// The series of one (door, model, provider, outcome, status class): handles that share
+/// their values with the families', taken on first use (a series appears in `/metrics` only
+/// once something was counted in it, as before). A request's end then costs one hash of its
+/// labels instead of one label-set hash, lock and string copies per family.
+struct RequestSeries {
+    requests: Counter,
+    duration: Histogram,
+    streams: OnceLock<Counter>,
+    ttft: OnceLock<Histogram>,
+    fallbacks: OnceLock<Counter>,
+    /// prompt, completion, cached, reasoning.
+    tokens: [OnceLock<Counter>; 4],
+    cost: OnceLock<Counter<f64, AtomicU64>>,
+}
+
+/// The series of one (provider, attempt outcome).
+struct AttemptSeries {
+    duration: Histogram,
+    attempts: Counter,
+}
+
+/// Series by label values, looked up without copying them. Bounded like the labels are.
+struct SeriesCache<T> {
+    hasher: RandomState,
+    /// By the hash of the label values: the values and their series.
+    map: RwLock<HashMap<u64, Bucket<T>>>,
+}
+
+type Bucket<T> = Vec<(Vec<String>, Arc<T>)>;
+
+impl<T> Default for SeriesCache<T> {
+    fn default() -> Self {
+        SeriesCache {
+            hasher: RandomState::new(),
+            map: RwLock::default(),
+        }
+    }
+}
+
+impl<T> SeriesCache<T> {
+    fn get(&self, labels: &[&str], make: impl FnOnce() -> T) -> Arc<T> {
+        let hash = self.hasher.hash_one(labels);
+        let same = |k: &Vec<String>| k.iter().map(String::as_str).eq(labels.iter().copied());
+        if let Ok(map) = self.map.read() {
+            if let Some((_, t)) = map.get(&hash).and_then(|b| b.iter().find(|(k, _)| same(k))) {
+                return t.clone();
+            }
+        }
+        let Ok(mut map) = self.map.write() else {
+            return Arc::new(make());
+        };
+        let bucket = map.entry(hash).or_default();
+        if let Some((_, t)) = bucket.iter().find(|(k, _)| same(k)) {
+            return t.clone();
+        }
+        let t = Arc::new(make());
+        bucket.push((labels.iter().map(|l| (*l).to_owned()).collect(), t.clone()));
+        t
     }
 }
 

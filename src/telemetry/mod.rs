@@ -6,6 +6,7 @@
 
 pub mod content;
 mod export;
+mod otlp;
 pub mod propagate;
 pub mod trace;
 

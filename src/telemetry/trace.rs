@@ -4,26 +4,24 @@
 //!
 //! Spans are built once, when the request's record is final (`Meter::send`), from the record
 //! and the ids and times noted on the way: nothing is exported, allocated or sampled for a
-//! request when traces are off, and a request never waits on the exporter (spans go to the
-//! SDK's batch processor, which exports from its own thread). Ids are chosen up front so that
-//! the `traceparent` an upstream receives names the attempt's span.
+//! request when traces are off, and a request never waits on the exporter (its spans are
+//! encoded as OTLP protobuf straight into the exporter's queue, which a task posts in
+//! batches: `otlp`). Ids are chosen up front so that the `traceparent` an upstream receives
+//! names the attempt's span.
 //!
 //! Prompts and completions are exported only when an operator opts in (`content`).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::http::HeaderMap;
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{Array, Context, InstrumentationScope, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SamplingDecision, ShouldSample, SpanData, SpanEvents, SpanLinks,
-    SpanProcessor,
-};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
 
+use super::otlp::{self, Attrs, Exporter, Kind, SpanHead};
 use super::propagate::{format_traceparent, Address, Incoming, Upstream};
 use crate::routing::Attempt;
 use crate::store::RequestRecord;
@@ -34,27 +32,22 @@ pub const SEMCONV_SCHEMA: &str = "https://opentelemetry.io/schemas/1.37.0";
 
 /// Where spans go, and which requests are sampled.
 pub struct Traces {
-    processor: BatchSpanProcessor,
+    exporter: Arc<Exporter>,
     sampler: Box<dyn ShouldSample>,
-    scope: InstrumentationScope,
     /// With content capture on, the most bytes each side's content may take in a span.
     content: Option<usize>,
 }
 
 impl Traces {
     pub(super) fn new(
-        processor: BatchSpanProcessor,
+        exporter: Arc<Exporter>,
         sampler: Box<dyn ShouldSample>,
         content: Option<usize>,
     ) -> Traces {
         Traces {
-            processor,
+            exporter,
             sampler,
             content,
-            scope: InstrumentationScope::builder("switchyard")
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .with_schema_url(SEMCONV_SCHEMA)
-                .build(),
         }
     }
 
@@ -66,9 +59,7 @@ impl Traces {
     /// Exports what is queued and stops the exporter (blocking: run it off the runtime's
     /// workers). Bounded by the exporter's timeout.
     pub fn shutdown(&self) {
-        if let Err(e) = self.processor.shutdown() {
-            tracing::warn!(error = %e, "traces: the exporter did not shut down cleanly");
-        }
+        self.exporter.shutdown();
     }
 }
 
@@ -86,7 +77,8 @@ struct Recording {
     span_id: SpanId,
     /// The client's span, the server span's (remote) parent.
     parent: Option<SpanId>,
-    trace_state: TraceState,
+    /// The client's `tracestate` (validated), as exported.
+    trace_state: String,
     start: SystemTime,
     attempts: Vec<AttemptSpan>,
     /// The opted-in content attributes (see `content`).
@@ -156,7 +148,7 @@ impl RequestTrace {
                 trace_id,
                 span_id: SpanId::from(nonzero_u64()),
                 parent: parent.map(|p| SpanId::from(p.span_id)),
-                trace_state,
+                trace_state: trace_state.header(),
                 start: SystemTime::now() - started.elapsed(),
                 attempts: Vec::new(),
                 content: Vec::new(),
@@ -221,128 +213,97 @@ impl RequestTrace {
         };
         let end = SystemTime::now();
         let op = operation(door);
-        let mut spans = Vec::with_capacity(1 + r.attempts.len());
         let served = served_attempt(record);
-        let server_cx = SpanContext::new(
-            r.trace_id,
-            r.span_id,
-            TraceFlags::SAMPLED,
-            false,
-            r.trace_state.clone(),
-        );
-        for (i, (span, a)) in r.attempts.iter().zip(&record.attempts).enumerate() {
-            let is_served = served == Some(i);
-            let mut attrs = vec![
-                KeyValue::new("gen_ai.operation.name", op),
-                KeyValue::new("gen_ai.provider.name", provider_name(span.kind)),
-                KeyValue::new("gen_ai.request.model", a.upstream_model.clone()),
-                KeyValue::new("switchyard.provider", a.provider.clone()),
-                KeyValue::new("switchyard.model", a.model.clone()),
-            ];
-            if let Some((host, port)) = span.address.get() {
-                attrs.push(KeyValue::new("server.address", host.clone()));
-                if let Some(p) = port {
-                    attrs.push(KeyValue::new("server.port", i64::from(*p)));
-                }
+        let trace_id = u128::from_be_bytes(r.trace_id.to_bytes());
+        let server_id = u64::from_be_bytes(r.span_id.to_bytes());
+        let attempts = r.attempts.len().min(record.attempts.len());
+        r.sink.exporter.push(1 + attempts, |out| {
+            for (i, (span, a)) in r.attempts.iter().zip(&record.attempts).enumerate() {
+                let is_served = served == Some(i);
+                // The serving attempt of a stream lasts as long as the stream.
+                let attempt_end = if is_served && record.streamed {
+                    end
+                } else {
+                    span.end.unwrap_or(end)
+                };
+                let head = SpanHead {
+                    trace_id,
+                    span_id: u64::from_be_bytes(span.span_id.to_bytes()),
+                    parent: Some((server_id, false)),
+                    trace_state: &r.trace_state,
+                    name: (op, &a.upstream_model),
+                    kind: Kind::Client,
+                    start: span.start,
+                    end: attempt_end,
+                };
+                let error = (a.outcome != "ok").then_some(a.outcome.as_str());
+                otlp::span(out, &head, error, |attrs| {
+                    attrs.str("gen_ai.operation.name", op);
+                    attrs.str("gen_ai.provider.name", provider_name(span.kind));
+                    attrs.str("gen_ai.request.model", &a.upstream_model);
+                    attrs.str("switchyard.provider", &a.provider);
+                    attrs.str("switchyard.model", &a.model);
+                    if let Some((host, port)) = span.address.get() {
+                        attrs.str("server.address", host);
+                        if let Some(p) = port {
+                            attrs.int("server.port", i64::from(*p));
+                        }
+                    }
+                    if let Some(s) = a.status {
+                        attrs.int("http.response.status_code", s);
+                    }
+                    if a.outcome == "ok" {
+                        if is_served {
+                            attrs.str("gen_ai.response.model", &a.upstream_model);
+                            usage_and_finish(attrs, record);
+                        }
+                    } else {
+                        attrs.str("error.type", &a.outcome);
+                    }
+                });
             }
-            if let Some(s) = a.status {
-                attrs.push(KeyValue::new("http.response.status_code", s));
-            }
-            let status = if a.outcome == "ok" {
-                if is_served {
-                    attrs.push(KeyValue::new(
-                        "gen_ai.response.model",
-                        a.upstream_model.clone(),
-                    ));
-                    usage_and_finish(&mut attrs, record);
-                }
-                Status::Unset
-            } else {
-                attrs.push(KeyValue::new("error.type", a.outcome.clone()));
-                Status::error(a.outcome.clone())
-            };
-            // The serving attempt of a stream lasts as long as the stream.
-            let attempt_end = if is_served && record.streamed {
-                end
-            } else {
-                span.end.unwrap_or(end)
-            };
-            spans.push(SpanData {
-                span_context: SpanContext::new(
-                    r.trace_id,
-                    span.span_id,
-                    TraceFlags::SAMPLED,
-                    false,
-                    r.trace_state.clone(),
-                ),
-                parent_span_id: r.span_id,
-                parent_span_is_remote: false,
-                span_kind: SpanKind::Client,
-                name: Cow::Owned(format!("{op} {}", a.upstream_model)),
-                start_time: span.start,
-                end_time: attempt_end,
-                attributes: attrs,
-                dropped_attributes_count: 0,
-                events: SpanEvents::default(),
-                links: SpanLinks::default(),
-                status,
-                instrumentation_scope: r.sink.scope.clone(),
-            });
-        }
 
-        let requested = record.requested_model.as_deref().unwrap_or("unknown");
-        let mut attrs = vec![
-            KeyValue::new("gen_ai.operation.name", op),
-            KeyValue::new("gen_ai.request.model", requested.to_owned()),
-            KeyValue::new("http.response.status_code", record.status),
-            KeyValue::new("switchyard.request_id", record.id.clone()),
-            KeyValue::new("switchyard.outcome", record.outcome.clone()),
-            KeyValue::new("switchyard.attempts", record.attempts.len() as i64),
-        ];
-        if let Some(i) = served {
-            if let Some(span) = r.attempts.get(i) {
-                attrs.push(KeyValue::new(
-                    "gen_ai.provider.name",
-                    provider_name(span.kind),
-                ));
-            }
-        }
-        if let Some(m) = &record.served_model {
-            attrs.push(KeyValue::new("gen_ai.response.model", m.clone()));
-        }
-        if let Some(p) = &record.provider {
-            attrs.push(KeyValue::new("switchyard.provider", p.clone()));
-        }
-        if served.is_some() {
-            usage_and_finish(&mut attrs, record);
-        }
-        attrs.extend(r.content);
-        let status = if record.outcome == "success" {
-            Status::Unset
-        } else {
-            let kind = error_type(record);
-            attrs.push(KeyValue::new("error.type", kind.clone()));
-            Status::error(kind)
-        };
-        spans.push(SpanData {
-            span_context: server_cx,
-            parent_span_id: r.parent.unwrap_or(SpanId::INVALID),
-            parent_span_is_remote: r.parent.is_some(),
-            span_kind: SpanKind::Server,
-            name: Cow::Owned(format!("{op} {requested}")),
-            start_time: r.start,
-            end_time: end,
-            attributes: attrs,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: r.sink.scope.clone(),
+            let requested = record.requested_model.as_deref().unwrap_or("unknown");
+            let error = (record.outcome != "success").then(|| error_type(record));
+            let head = SpanHead {
+                trace_id,
+                span_id: server_id,
+                parent: r.parent.map(|p| (u64::from_be_bytes(p.to_bytes()), true)),
+                trace_state: &r.trace_state,
+                name: (op, requested),
+                kind: Kind::Server,
+                start: r.start,
+                end,
+            };
+            otlp::span(out, &head, error, |attrs| {
+                attrs.str("gen_ai.operation.name", op);
+                attrs.str("gen_ai.request.model", requested);
+                attrs.int("http.response.status_code", record.status);
+                attrs.str("switchyard.request_id", &record.id);
+                attrs.str("switchyard.outcome", &record.outcome);
+                attrs.int("switchyard.attempts", record.attempts.len() as i64);
+                if let Some(i) = served {
+                    if let Some(span) = r.attempts.get(i) {
+                        attrs.str("gen_ai.provider.name", provider_name(span.kind));
+                    }
+                }
+                if let Some(m) = &record.served_model {
+                    attrs.str("gen_ai.response.model", m);
+                }
+                if let Some(p) = &record.provider {
+                    attrs.str("switchyard.provider", p);
+                }
+                if served.is_some() {
+                    usage_and_finish(attrs, record);
+                }
+                if let Some(kind) = error {
+                    attrs.str("error.type", kind);
+                }
+                for kv in &r.content {
+                    attrs.value(kv.key.as_str(), &kv.value);
+                }
+            });
         });
-        for s in spans {
-            // A bounded queue: a full one (a dead collector) drops the span, never waits.
-            r.sink.processor.on_end(s);
-        }
     }
 
     /// The request was refused before admission (authentication, its body, its plan, its
@@ -354,55 +315,37 @@ impl RequestTrace {
         };
         let op = operation(door);
         let code = status.to_string();
-        let attributes = vec![
-            KeyValue::new("gen_ai.operation.name", op),
-            KeyValue::new("http.response.status_code", i64::from(status)),
-            KeyValue::new("error.type", code.clone()),
-            KeyValue::new("switchyard.request_id", request_id.to_owned()),
-            KeyValue::new("switchyard.outcome", "refused"),
-        ];
-        r.sink.processor.on_end(SpanData {
-            span_context: SpanContext::new(
-                r.trace_id,
-                r.span_id,
-                TraceFlags::SAMPLED,
-                false,
-                r.trace_state.clone(),
-            ),
-            parent_span_id: r.parent.unwrap_or(SpanId::INVALID),
-            parent_span_is_remote: r.parent.is_some(),
-            span_kind: SpanKind::Server,
-            name: Cow::Borrowed(op),
-            start_time: r.start,
-            end_time: SystemTime::now(),
-            attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::error(code),
-            instrumentation_scope: r.sink.scope.clone(),
+        let head = SpanHead {
+            trace_id: u128::from_be_bytes(r.trace_id.to_bytes()),
+            span_id: u64::from_be_bytes(r.span_id.to_bytes()),
+            parent: r.parent.map(|p| (u64::from_be_bytes(p.to_bytes()), true)),
+            trace_state: &r.trace_state,
+            name: (op, ""),
+            kind: Kind::Server,
+            start: r.start,
+            end: SystemTime::now(),
+        };
+        r.sink.exporter.push(1, |out| {
+            otlp::span(out, &head, Some(&code), |attrs| {
+                attrs.str("gen_ai.operation.name", op);
+                attrs.int("http.response.status_code", i64::from(status));
+                attrs.str("error.type", &code);
+                attrs.str("switchyard.request_id", request_id);
+                attrs.str("switchyard.outcome", "refused");
+            });
         });
     }
 }
 
 /// Usage, finish reason and response id of the answer.
-fn usage_and_finish(attrs: &mut Vec<KeyValue>, record: &RequestRecord) {
-    attrs.push(KeyValue::new(
-        "gen_ai.usage.input_tokens",
-        record.prompt_tokens,
-    ));
-    attrs.push(KeyValue::new(
-        "gen_ai.usage.output_tokens",
-        record.completion_tokens,
-    ));
+fn usage_and_finish(attrs: &mut Attrs, record: &RequestRecord) {
+    attrs.int("gen_ai.usage.input_tokens", record.prompt_tokens);
+    attrs.int("gen_ai.usage.output_tokens", record.completion_tokens);
     if let Some(f) = &record.finish_reason {
-        attrs.push(KeyValue::new(
-            "gen_ai.response.finish_reasons",
-            Value::Array(Array::String(vec![StringValue::from(f.clone())])),
-        ));
+        attrs.str_array("gen_ai.response.finish_reasons", f);
     }
     if let Some(id) = &record.upstream_id {
-        attrs.push(KeyValue::new("gen_ai.response.id", id.clone()));
+        attrs.str("gen_ai.response.id", id);
     }
 }
 
@@ -414,10 +357,10 @@ fn served_attempt(record: &RequestRecord) -> Option<usize> {
 
 /// `error.type` of a request that did not succeed: the last attempt's failure when every
 /// attempt failed, otherwise how the request ended (`timeout`, `cut`, `cancelled`).
-fn error_type(record: &RequestRecord) -> String {
+fn error_type(record: &RequestRecord) -> &str {
     match record.attempts.last() {
-        Some(a) if record.outcome == "error" && a.outcome != "ok" => a.outcome.clone(),
-        _ => record.outcome.clone(),
+        Some(a) if record.outcome == "error" && a.outcome != "ok" => &a.outcome,
+        _ => &record.outcome,
     }
 }
 
