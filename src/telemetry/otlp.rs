@@ -79,9 +79,12 @@ fn message(buf: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     let n = varint_len(len as u64);
     buf.resize(end + n - 1, 0);
     buf.copy_within(at + 1..end, at + n);
-    let mut prefix = Vec::with_capacity(n);
-    varint(&mut prefix, len as u64);
-    buf[at..at + n].copy_from_slice(&prefix);
+    // The varint written in place (no allocation: this runs for every span).
+    let mut v = len as u64;
+    for byte in &mut buf[at..at + n] {
+        *byte = v as u8 & 0x7f | if v >= 0x80 { 0x80 } else { 0 };
+        v >>= 7;
+    }
 }
 
 /// `AnyValue` of an SDK value (the resource's attributes).
@@ -520,6 +523,11 @@ mod tests {
         message(&mut b, 1, |m| m.extend_from_slice(&[7; 300]));
         assert_eq!(&b[..3], &[0x0a, 0xac, 0x02]);
         assert_eq!(b.len(), 303);
+        // And a three-byte one.
+        let mut b = Vec::new();
+        message(&mut b, 1, |m| m.extend_from_slice(&[7; 20_000]));
+        assert_eq!(&b[..4], &[0x0a, 0xa0, 0x9c, 0x01]);
+        assert_eq!(b.len(), 20_004);
         let h = parse_headers("api-key=a%20b, x-team = blue,bad");
         assert_eq!(h["api-key"], "a b");
         assert_eq!(h["x-team"], "blue");
