@@ -89,6 +89,17 @@ EOF
 nginx -c "$WORK/fake/nginx.conf" -p "$WORK/fake" &
 PIDS+=($!)
 sed "s/127.0.0.1:18081/127.0.0.1:$FAKE_PORT/" "$HERE/switchyard-bench.toml" >"$WORK/bench.toml"
+# The request log in fixed batches of 50 (never by time): under callgrind requests arrive
+# ~50x slower, and batches of whatever a flush interval happens to catch would make the
+# writer's cost per request differ between runs by more than what is being measured.
+# INSTR_N should be a multiple of 50, so the measured requests' records are written in full
+# batches within the window.
+cat >>"$WORK/bench.toml" <<EOF
+
+[accounting]
+batch_size = 50
+flush_interval_ms = 600000
+EOF
 
 CHAT='{"model":"bench/fast","messages":[{"role":"user","content":"Say hello."}]}'
 STREAM='{"model":"bench/stream","stream":true,"messages":[{"role":"user","content":"Say hello."}]}'
