@@ -186,20 +186,25 @@ fn chat_messages(messages: Option<&Value>) -> Vec<Value> {
             if let Some(r) = str_of(m, "reasoning").or_else(|| str_of(m, "reasoning_content")) {
                 parts.push(json!({"type": "reasoning", "content": r}));
             }
-            for t in m
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let f = t.get("function");
-                parts.push(json!({"type": "tool_call", "id": t.get("id"),
-                    "name": f.and_then(|f| f.get("name")),
-                    "arguments": arguments(f.and_then(|f| f.get("arguments")))}));
-            }
+            chat_tool_calls(m, &mut parts);
             message(role, parts)
         })
         .collect()
+}
+
+/// A chat message's `tool_calls` as `tool_call` parts.
+fn chat_tool_calls(m: &Value, parts: &mut Vec<Value>) {
+    for t in m
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let f = t.get("function");
+        parts.push(json!({"type": "tool_call", "id": t.get("id"),
+            "name": f.and_then(|f| f.get("name")),
+            "arguments": arguments(f.and_then(|f| f.get("arguments")))}));
+    }
 }
 
 /// A chat message's `content`: a string, or parts (`text`, `image_url`, ...).
@@ -348,17 +353,7 @@ fn output_of(resp: &Value) -> Option<Value> {
             if let Some(r) = str_of(m, "refusal") {
                 parts.push(text(r));
             }
-            for t in m
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let f = t.get("function");
-                parts.push(json!({"type": "tool_call", "id": t.get("id"),
-                    "name": f.and_then(|f| f.get("name")),
-                    "arguments": arguments(f.and_then(|f| f.get("arguments")))}));
-            }
+            chat_tool_calls(m, &mut parts);
         } else if let Some(t) = str_of(choice, "text") {
             parts.push(text(t));
         }

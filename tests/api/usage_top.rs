@@ -8,6 +8,7 @@ use switchyard::store::{RequestRecord, Store, UsageQuery};
 
 use crate::analytics::{admin_get, assert_sums, chat, expect, n, record, setup};
 use crate::helpers::*;
+
 /// `top`: the groups ranked over the whole range (by requests or cost) keep their own rows,
 /// every other group is folded into one `other` row per bucket that holds exactly their sum
 /// (histograms included), over both the daily and the hourly parts of a range, from the
