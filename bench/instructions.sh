@@ -11,18 +11,32 @@
 #   INSTR_OBS=1 bash bench/instructions.sh     # each revision twice: metrics and traces off
 #                                              # (SWITCHYARD_METRICS_ENABLED=false, no OTLP
 #                                              # endpoint) and on (metrics + every request traced
-#                                              # to a local OTLP/HTTP receiver); ratios on/off
-# Knobs: INSTR_N (requests per kind, 400), INSTR_CONC (client connections, 4),
-#   INSTR_WORK (/tmp/sy-instr), INSTR_SKIP_BUILD (set: reuse the binaries an earlier run
-#   built, from $INSTR_WORK-bin), INSTR_OBS. Ports 18180-18182. Each run's callgrind dumps
-#   stay in $INSTR_WORK (cg.out.<pid>.<n>, one per kind; `callgrind_annotate` reads them).
+#                                              # to a local OTLP/HTTP receiver); ratios on/off,
+#                                              # and what observability's own functions cost
+#   INSTR_OBS=1 INSTR_REPEAT=3 bash bench/instructions.sh   # off/on three times, interleaved;
+#                                              # the median ratio
+# Knobs: INSTR_N (measured requests per kind, 512), INSTR_WARM (warm-up requests, 256),
+#   INSTR_CONC (client connections, 1), INSTR_REPEAT (1), INSTR_WORK (/tmp/sy-instr),
+#   INSTR_SKIP_BUILD (set: reuse the binaries an earlier run built, from $INSTR_WORK-bin),
+#   INSTR_OBS. Ports 18180-18182. Each run's callgrind dumps stay in $INSTR_WORK
+#   (cg.out.<pid>.<n>, one per kind; `callgrind_annotate --inclusive=yes` reads them).
+#
+# What is fixed so that a count means the same from run to run (under callgrind requests
+# arrive ~50x slower than in service, so anything batched by time would batch differently):
+# the request log is written in batches of 64 records and the spans exported in batches of
+# 512 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, the SDKs' default; the schedule delay is set past the
+# run, so exports happen by size, as in service at more than ~50 requests/s). The warm-up
+# and the measured requests are whole batches of both: each measured request's record is
+# written and its spans posted inside the window, and nothing else is.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 WORK=${INSTR_WORK:-/tmp/sy-instr}
-N=${INSTR_N:-400}
-CONC=${INSTR_CONC:-4}
+N=${INSTR_N:-512}
+WARM=${INSTR_WARM:-256}
+CONC=${INSTR_CONC:-1}
+REPEAT=${INSTR_REPEAT:-1}
 GW_PORT=18180
 FAKE_PORT=18181
 RECV_PORT=18182
@@ -89,15 +103,12 @@ EOF
 nginx -c "$WORK/fake/nginx.conf" -p "$WORK/fake" &
 PIDS+=($!)
 sed "s/127.0.0.1:18081/127.0.0.1:$FAKE_PORT/" "$HERE/switchyard-bench.toml" >"$WORK/bench.toml"
-# The request log in fixed batches of 50 (never by time): under callgrind requests arrive
-# ~50x slower, and batches of whatever a flush interval happens to catch would make the
-# writer's cost per request differ between runs by more than what is being measured.
-# INSTR_N should be a multiple of 50, so the measured requests' records are written in full
-# batches within the window.
+# The request log in fixed batches (never by time; see the top). INSTR_N and INSTR_WARM
+# should be multiples of 256 (64 records; 512 spans at two spans a request).
 cat >>"$WORK/bench.toml" <<EOF
 
 [accounting]
-batch_size = 50
+batch_size = 64
 flush_interval_ms = 600000
 EOF
 
@@ -140,19 +151,25 @@ PY
 fi
 
 # Runs: (binary index, mode); mode is "" (as configured), "off" or "on".
+# With INSTR_REPEAT, the whole sequence again (interleaved, so that a change in the machine's
+# state between runs falls on both sides); a run is "index:mode:repeat".
 runs=()
-for i in "${!bins[@]}"; do
-    if [ -n "$OBS" ]; then runs+=("$i:off" "$i:on"); else runs+=("$i:"); fi
+for ((rep = 1; rep <= REPEAT; rep++)); do
+    for i in "${!bins[@]}"; do
+        if [ -n "$OBS" ]; then runs+=("$i:off:$rep" "$i:on:$rep"); else runs+=("$i::$rep"); fi
+    done
 done
 declare -A ir
+declare -A dump
 for run in "${runs[@]}"; do
-    i=${run%%:*} mode=${run#*:}
+    i=${run%%:*} mode=${run#*:} mode=${mode%%:*}
     bin=${bins[$i]}
     obs_env=()
     case $mode in
     off) obs_env=(-u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT SWITCHYARD_METRICS_ENABLED=false) ;;
     on) obs_env=(SWITCHYARD_METRICS_ENABLED=true OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RECV_PORT"
-        OTEL_SERVICE_NAME=switchyard-bench OTEL_TRACES_SAMPLER=parentbased_always_on) ;;
+        OTEL_SERVICE_NAME=switchyard-bench OTEL_TRACES_SAMPLER=parentbased_always_on
+        OTEL_BSP_SCHEDULE_DELAY=3600000 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=512) ;;
     esac
     rm -f "$WORK/bench.db"*
     env "${obs_env[@]}" SWITCHYARD_LISTEN="127.0.0.1:$GW_PORT" \
@@ -165,39 +182,25 @@ for run in "${runs[@]}"; do
         sleep 0.2
     done
     for k in "${kinds[@]}"; do
-        load "$k" 100 # warm-up: connections, caches, the stats' first entries
-        # let the request-log writer flush the warm-up's records (and, with traces, the batch
-        # span processor export them: it exports every 5 s or at 512 spans)
-        if [ -n "$OBS" ]; then sleep 6; else sleep 1; fi
+        load "$k" "$WARM" # warm-up: connections, caches, the stats' first entries
+        sleep 2           # its last batch of records written, its last spans posted
         callgrind_control -z "$pid" >/dev/null
         load "$k" "$N"
-        # ... and this phase's records and spans, which are part of a request's cost
-        if [ -n "$OBS" ]; then sleep 6; else sleep 1; fi
+        sleep 2 # ... and this phase's, which are part of a request's cost
         callgrind_control -d "$pid" >/dev/null
         ir[$run,$k]=$(summary "$pid")
-        ls -t "$WORK"/cg.out."$pid"* | head -1 >"$WORK/dump-$i$mode-$k"
+        dump[$run,$k]=$(ls -t "$WORK"/cg.out."$pid"* | head -1)
     done
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
 done
 
-label() { local r=${revs[${1%%:*}]} m=${1#*:}; echo "${r:-work tree}${m:+ $m}"; }
-{
-    printf 'instructions per request (callgrind, %d requests per kind, %d connections)\n' "$N" "$CONC"
-    [ -n "$OBS" ] && echo "off: SWITCHYARD_METRICS_ENABLED=false, no traces; on: metrics + every request traced to a local OTLP/HTTP receiver; ratios on/off"
-    printf '%-18s' revision
-    for k in "${kinds[@]}"; do printf '%18s' "$k"; done
-    echo
-    for run in "${runs[@]}"; do
-        base_run=${run%%:*}:
-        [ -n "$OBS" ] && base_run=${run%%:*}:off
-        [ -z "$OBS" ] && base_run=0:
-        printf '%-18s' "$(label "$run")"
-        for k in "${kinds[@]}"; do
-            per=$(( ${ir[$run,$k]} / N ))
-            base=$(( ${ir[$base_run,$k]} / N ))
-            printf '%11d (%s)' "$per" "$(awk -v a="$per" -v b="$base" 'BEGIN {printf "%.3f", a / b}')"
-        done
-        echo
+for run in "${runs[@]}"; do
+    for k in "${kinds[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "$run" "$k" "${ir[$run,$k]}" "${dump[$run,$k]}"
     done
-} | tee "$WORK/result.txt"
+done >"$WORK/runs.tsv"
+labels=()
+for r in "${revs[@]}"; do labels+=("${r:-work tree}"); done
+python3 "$HERE/instructions_report.py" "$WORK/runs.tsv" "$N" "$CONC" "${OBS:+obs}" "${labels[@]}" |
+    tee "$WORK/result.txt"

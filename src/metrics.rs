@@ -300,6 +300,7 @@ impl Metrics {
         }
     }
 
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn admitted(&self) {
         if !self.counting {
             return;
@@ -308,6 +309,7 @@ impl Metrics {
     }
 
     /// Counts a request that was admitted and has ended (its record is final).
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn ended(&self, door: &'static str, r: &RequestRecord) {
         if !self.counting {
             return;
@@ -434,12 +436,14 @@ impl Metrics {
     }
 
     /// A stream passed its commit point (paired with `stream_ended`).
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn stream_started(&self) {
         if self.counting {
             self.in_flight_streams.inc();
         }
     }
 
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn stream_ended(&self) {
         if self.counting {
             self.in_flight_streams.dec();

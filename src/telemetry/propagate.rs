@@ -42,6 +42,7 @@ pub async fn scope<F: Future>(ctx: Option<Upstream>, fut: F) -> F::Output {
 
 /// Adds the attempt's trace context to an upstream request (replacing any the operator's
 /// configured headers set) and notes where it goes.
+#[inline(never)] // bench/instructions.sh attributes its cost
 pub fn inject(req: &mut reqwest::Request) {
     let _ = UPSTREAM.try_with(|ctx| {
         let headers = req.headers_mut();
@@ -75,6 +76,7 @@ pub struct Incoming {
 impl Incoming {
     /// The client's context, when its `traceparent` is valid (an invalid one is ignored, as
     /// the W3C specification asks, and so is its `tracestate`).
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn from_headers(headers: &HeaderMap) -> Option<Incoming> {
         let tp = headers.get(TRACEPARENT)?;
         let parent = parse_traceparent(tp.to_str().ok()?)?;

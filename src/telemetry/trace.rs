@@ -100,6 +100,7 @@ impl RequestTrace {
     }
 
     /// The trace of a request that arrived at `started` with the client's context `incoming`.
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn begin_with(
         traces: Option<&Arc<Traces>>,
         incoming: Option<Incoming>,
@@ -162,6 +163,7 @@ impl RequestTrace {
 
     /// An attempt starts: its span id, and the context its upstream requests carry (the
     /// attempt's span when exported; otherwise the client's context, unchanged).
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn attempt_started(&mut self, a: &Attempt) -> Option<Upstream> {
         let Some(r) = self.recording.as_mut() else {
             return self.incoming.as_ref().map(|i| Upstream {
@@ -190,6 +192,7 @@ impl RequestTrace {
         Some(ctx)
     }
 
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn attempt_ended(&mut self) {
         if let Some(a) = self.recording.as_mut().and_then(|r| r.attempts.last_mut()) {
             a.end = Some(SystemTime::now());
@@ -198,6 +201,7 @@ impl RequestTrace {
 
     /// The request's captured content, for the request span when the operator opted in
     /// to content in traces (otherwise nothing is kept).
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn content(&mut self, door: &str, captured: &crate::store::CapturedContent) {
         if let Some(r) = self.recording.as_mut() {
             if let Some(max) = r.sink.content {
@@ -207,6 +211,7 @@ impl RequestTrace {
     }
 
     /// The request has ended with this record: its spans go to the exporter's queue.
+    #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn finish(&mut self, door: &'static str, record: &RequestRecord) {
         let Some(r) = self.recording.take() else {
             return;
