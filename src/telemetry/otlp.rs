@@ -27,7 +27,12 @@ const I64: u32 = 1;
 const LEN: u32 = 2;
 const I32: u32 = 5;
 
+#[inline]
 fn varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
     while v >= 0x80 {
         buf.push(v as u8 | 0x80);
         v >>= 7;
@@ -64,21 +69,28 @@ fn fixed64(buf: &mut Vec<u8>, field: u32, v: u64) {
 }
 
 /// A length-delimited field whose contents `f` writes: one byte is kept for the length and
-/// the contents move up when they need more (rare: attributes are short).
+/// the contents move when they need more (rare: attributes are short).
 fn message(buf: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    message_sized(buf, field, 1, f)
+}
+
+/// The same with `width` bytes kept for the length (a span, at 128 bytes to 16 KiB, takes
+/// two), so that the usual length is written in place and the contents never move.
+fn message_sized(buf: &mut Vec<u8>, field: u32, width: usize, f: impl FnOnce(&mut Vec<u8>)) {
     key(buf, field, LEN);
     let at = buf.len();
-    buf.push(0);
+    buf.resize(at + width, 0);
     f(buf);
     let end = buf.len();
-    let len = end - at - 1;
-    if len < 0x80 {
-        buf[at] = len as u8;
-        return;
-    }
+    let len = end - at - width;
     let n = varint_len(len as u64);
-    buf.resize(end + n - 1, 0);
-    buf.copy_within(at + 1..end, at + n);
+    if n != width {
+        if n > width {
+            buf.resize(end + n - width, 0);
+        }
+        buf.copy_within(at + width..end, at + n);
+        buf.truncate(at + n + len);
+    }
     // The varint written in place (no allocation: this runs for every span).
     let mut v = len as u64;
     for byte in &mut buf[at..at + n] {
@@ -113,19 +125,73 @@ fn any_value(buf: &mut Vec<u8>, field: u32, v: &Value) {
 /// A span's attributes (`KeyValue`s, field 9 of `Span`), written as they are added.
 pub struct Attrs<'a>(&'a mut Vec<u8>);
 
+/// Field 9 (`Span.attributes`), length-delimited.
+const ATTRIBUTE: u8 = 9 << 3 | LEN as u8;
+/// Fields 1 and 2 of `KeyValue` (key, value) and 1, 3 and 5 of `AnyValue` (string, int,
+/// array), and 1 of `ArrayValue` (values).
+const KV_KEY: u8 = 1 << 3 | LEN as u8;
+const KV_VALUE: u8 = 2 << 3 | LEN as u8;
+const ANY_STRING: u8 = 1 << 3 | LEN as u8;
+const ANY_INT: u8 = 3 << 3 | VARINT as u8;
+const ANY_ARRAY: u8 = 5 << 3 | LEN as u8;
+const ARRAY_VALUES: u8 = 1 << 3 | LEN as u8;
+
+/// The length of a length-delimited field holding `len` bytes, without its tag.
+fn delimited(len: usize) -> usize {
+    varint_len(len as u64) + len
+}
+
+// The common attributes (a string or an integer) are written with their lengths computed
+// first, in one pass and one reservation: no length is fixed up after the fact.
 impl Attrs<'_> {
+    /// `KeyValue` head: the attribute's tag and length, and the key.
+    fn head(&mut self, key: &str, value_len: usize) {
+        let kv = 1 + delimited(key.len()) + 1 + delimited(value_len);
+        let b = &mut *self.0;
+        b.reserve(1 + delimited(kv));
+        b.push(ATTRIBUTE);
+        varint(b, kv as u64);
+        b.push(KV_KEY);
+        varint(b, key.len() as u64);
+        b.extend_from_slice(key.as_bytes());
+        b.push(KV_VALUE);
+        varint(b, value_len as u64);
+    }
+
     pub fn str(&mut self, key: &str, value: &str) {
-        message(self.0, 9, |kv| {
-            bytes(kv, 1, key.as_bytes());
-            message(kv, 2, |v| bytes(v, 1, value.as_bytes()));
-        });
+        // Nearly every attribute: each length fits in one byte, so the fields around the key
+        // and the value are four bytes each, written whole.
+        let (k, v) = (key.len(), value.len());
+        if k + v < 120 {
+            let b = &mut *self.0;
+            let any = 2 + v;
+            b.reserve(8 + k + v);
+            b.extend_from_slice(&[ATTRIBUTE, (2 + k + 2 + any) as u8, KV_KEY, k as u8]);
+            b.extend_from_slice(key.as_bytes());
+            b.extend_from_slice(&[KV_VALUE, any as u8, ANY_STRING, v as u8]);
+            b.extend_from_slice(value.as_bytes());
+            return;
+        }
+        self.head(key, 1 + delimited(value.len()));
+        self.0.push(ANY_STRING);
+        varint(self.0, value.len() as u64);
+        self.0.extend_from_slice(value.as_bytes());
     }
 
     pub fn int(&mut self, key: &str, value: i64) {
-        message(self.0, 9, |kv| {
-            bytes(kv, 1, key.as_bytes());
-            message(kv, 2, |v| uint(v, 3, value as u64));
-        });
+        let any = 1 + varint_len(value as u64);
+        if key.len() < 100 {
+            let (b, k) = (&mut *self.0, key.len());
+            b.reserve(7 + k + any);
+            b.extend_from_slice(&[ATTRIBUTE, (2 + k + 2 + any) as u8, KV_KEY, k as u8]);
+            b.extend_from_slice(key.as_bytes());
+            b.extend_from_slice(&[KV_VALUE, any as u8, ANY_INT]);
+            varint(b, value as u64);
+            return;
+        }
+        self.head(key, any);
+        self.0.push(ANY_INT);
+        varint(self.0, value as u64);
     }
 
     /// Any attribute value (strings, booleans, integers, doubles, arrays).
@@ -138,14 +204,17 @@ impl Attrs<'_> {
 
     /// An array of one string.
     pub fn str_array(&mut self, key: &str, value: &str) {
-        message(self.0, 9, |kv| {
-            bytes(kv, 1, key.as_bytes());
-            message(kv, 2, |v| {
-                message(v, 5, |arr| {
-                    message(arr, 1, |s| bytes(s, 1, value.as_bytes()))
-                })
-            });
-        });
+        let string = 1 + delimited(value.len());
+        let element = 1 + delimited(string);
+        self.head(key, 1 + delimited(element));
+        let b = &mut *self.0;
+        b.push(ANY_ARRAY);
+        varint(b, element as u64);
+        b.push(ARRAY_VALUES);
+        varint(b, string as u64);
+        b.push(ANY_STRING);
+        varint(b, value.len() as u64);
+        b.extend_from_slice(value.as_bytes());
     }
 }
 
@@ -182,7 +251,7 @@ pub fn span(
     error: Option<&str>,
     attrs: impl FnOnce(&mut Attrs),
 ) {
-    message(out, 2, |s| {
+    message_sized(out, 2, 2, |s| {
         bytes(s, 1, &head.trace_id.to_be_bytes());
         bytes(s, 2, &head.span_id.to_be_bytes());
         if !head.trace_state.is_empty() {
@@ -305,11 +374,15 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// Encoded spans waiting for the next export.
-#[derive(Default)]
+/// Encoded spans waiting for the next export. `buf` starts with `prefix` bytes kept for the
+/// export's head (`Exporter::take`), so that the spans are posted where they were written,
+/// and the buffer of the last post comes back as `spare` (a queue that starts empty would
+/// grow by reallocation and copying through every batch, and each batch's large buffer,
+/// freed, churns the allocator under the requests' own allocations).
 struct Queue {
     buf: Vec<u8>,
     spans: usize,
+    spare: Option<Vec<u8>>,
 }
 
 /// The queue and the task that empties it.
@@ -323,6 +396,9 @@ pub struct Exporter {
     /// starts with, encoded once.
     resource: Vec<u8>,
     scope: Vec<u8>,
+    /// The bytes kept at the start of each batch for its head: the two tags, two lengths
+    /// of at most five bytes (a batch is under 32 GiB), the resource and the scope.
+    prefix: usize,
     stop: CancellationToken,
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
     timeout: Duration,
@@ -336,6 +412,18 @@ impl Exporter {
         scope: (&str, &str, &str),
         client: reqwest::Client,
     ) -> std::sync::Arc<Exporter> {
+        let (tx, rx) = mpsc::channel();
+        let exporter = std::sync::Arc::new(Exporter::new(&settings, resource, scope, rx));
+        tokio::spawn(run(exporter.clone(), settings, client, tx));
+        exporter
+    }
+
+    fn new(
+        settings: &Settings,
+        resource: &opentelemetry_sdk::Resource,
+        scope: (&str, &str, &str),
+        stopped: mpsc::Receiver<()>,
+    ) -> Exporter {
         let mut res = Vec::new();
         message(&mut res, 1, |r| {
             for (k, v) in resource.iter() {
@@ -355,9 +443,14 @@ impl Exporter {
             bytes(s, 2, version.as_bytes());
         });
         bytes(&mut sc, 3, schema_url.as_bytes());
-        let (tx, rx) = mpsc::channel();
-        let exporter = std::sync::Arc::new(Exporter {
-            queue: Mutex::default(),
+        let prefix = 1 + 5 + res.len() + 1 + 5 + sc.len();
+        Exporter {
+            queue: Mutex::new(Queue {
+                buf: vec![0; prefix],
+                spans: 0,
+                spare: None,
+            }),
+            prefix,
             wake: Notify::new(),
             max_queue: settings.max_queue,
             max_batch: settings.max_batch,
@@ -365,11 +458,9 @@ impl Exporter {
             resource: res,
             scope: sc,
             stop: CancellationToken::new(),
-            stopped: Mutex::new(Some(rx)),
+            stopped: Mutex::new(Some(stopped)),
             timeout: settings.timeout,
-        });
-        tokio::spawn(run(exporter.clone(), settings, client, tx));
-        exporter
+        }
     }
 
     /// Queues `spans` spans that `write` appends (with `span`); a full queue (a collector
@@ -418,25 +509,41 @@ impl Exporter {
         }
     }
 
-    /// Takes what is queued: one `ExportTraceServiceRequest`, or `None` when nothing is.
-    fn take(&self) -> Option<Vec<u8>> {
-        let spans = {
+    /// Takes what is queued: one `ExportTraceServiceRequest` (the whole buffer, and where
+    /// the message starts in it), or `None` when nothing is.
+    fn take(&self) -> Option<(Vec<u8>, usize)> {
+        let mut buf = {
             let mut q = self.queue.lock().ok()?;
             if q.spans == 0 {
                 return None;
             }
             q.spans = 0;
-            std::mem::take(&mut q.buf)
+            let mut next = q.spare.take().unwrap_or_default();
+            next.clear();
+            next.resize(self.prefix, 0);
+            std::mem::replace(&mut q.buf, next)
         };
-        let scope_spans = self.scope.len() + spans.len();
+        // The head, written so that it ends where the spans start.
+        let scope_spans = self.scope.len() + buf.len() - self.prefix;
         let resource_spans = self.resource.len() + 1 + varint_len(scope_spans as u64) + scope_spans;
-        let mut out = Vec::with_capacity(resource_spans + 16);
-        len_prefix(&mut out, 1, resource_spans);
-        out.extend_from_slice(&self.resource);
-        len_prefix(&mut out, 2, scope_spans);
-        out.extend_from_slice(&self.scope);
-        out.extend_from_slice(&spans);
-        Some(out)
+        let mut head = Vec::with_capacity(self.prefix);
+        len_prefix(&mut head, 1, resource_spans);
+        head.extend_from_slice(&self.resource);
+        len_prefix(&mut head, 2, scope_spans);
+        head.extend_from_slice(&self.scope);
+        let start = self.prefix - head.len();
+        buf[start..self.prefix].copy_from_slice(&head);
+        Some((buf, start))
+    }
+
+    /// The buffer of a finished post, for the next batch.
+    fn recycle(&self, body: bytes::Bytes) {
+        let Ok(buf) = body.try_into_mut() else {
+            return;
+        };
+        if let Ok(mut q) = self.queue.lock() {
+            q.spare = Some(buf.into());
+        }
     }
 }
 
@@ -454,8 +561,10 @@ async fn run(
             _ = exporter.wake.notified() => false,
             _ = exporter.stop.cancelled() => true,
         };
-        if let Some(body) = exporter.take() {
-            let error = post(&client, &settings, bytes::Bytes::from(body)).await;
+        if let Some((buf, start)) = exporter.take() {
+            let whole = bytes::Bytes::from(buf);
+            let error = post(&client, &settings, whole.slice(start..)).await;
+            exporter.recycle(whole);
             match error {
                 // One warning per outage, not one per batch.
                 Some(e) if !failing => {
@@ -528,9 +637,114 @@ mod tests {
         message(&mut b, 1, |m| m.extend_from_slice(&[7; 20_000]));
         assert_eq!(&b[..4], &[0x0a, 0xa0, 0x9c, 0x01]);
         assert_eq!(b.len(), 20_004);
+        // Kept two bytes: a short field moves down, a long one up.
+        for len in [5, 300, 20_000] {
+            let mut b = Vec::new();
+            message_sized(&mut b, 1, 2, |m| m.extend_from_slice(&vec![7; len]));
+            let mut want = Vec::new();
+            bytes(&mut want, 1, &vec![7; len]);
+            assert_eq!(b, want, "{len}");
+        }
         let h = parse_headers("api-key=a%20b, x-team = blue,bad");
         assert_eq!(h["api-key"], "a b");
         assert_eq!(h["x-team"], "blue");
         assert_eq!(h.len(), 2);
+    }
+
+    /// Each batch is one `ExportTraceServiceRequest` holding its spans; a post's buffer comes
+    /// back for the batch after next (the next one is already filling when it is taken).
+    #[test]
+    fn batches_decode_and_reuse_the_last_posts_buffer() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let settings = Settings::from_env("http://127.0.0.1:9".into());
+        let resource = opentelemetry_sdk::Resource::builder_empty()
+            .with_attribute(opentelemetry::KeyValue::new(
+                "service.name",
+                "s".repeat(300),
+            ))
+            .build();
+        let (_tx, rx) = mpsc::channel();
+        let exporter = Exporter::new(&settings, &resource, ("switchyard", "1", "u"), rx);
+        assert!(exporter.take().is_none());
+        let head = |id| SpanHead {
+            trace_id: 1,
+            span_id: id,
+            parent: None,
+            trace_state: "",
+            name: ("chat", "m"),
+            kind: Kind::Server,
+            start: UNIX_EPOCH,
+            end: UNIX_EPOCH,
+        };
+        let mut posted = Vec::new();
+        for (batch, spans) in [1usize, 40, 3].into_iter().enumerate() {
+            for i in 0..spans {
+                exporter.push(1, |out| {
+                    span(out, &head(i as u64 + 1), None, |a| {
+                        a.str("k", &"v".repeat(i * 10))
+                    })
+                });
+            }
+            let (buf, start) = exporter.take().unwrap();
+            if batch == 2 {
+                assert_eq!(buf.as_ptr(), posted[0], "batch 2 reuses batch 0's buffer");
+            }
+            let req = ExportTraceServiceRequest::decode(&buf[start..]).unwrap();
+            let rs = &req.resource_spans[0];
+            assert_eq!(
+                rs.resource.as_ref().unwrap().attributes[0].key,
+                "service.name"
+            );
+            assert_eq!(rs.scope_spans[0].scope.as_ref().unwrap().name, "switchyard");
+            let got = &rs.scope_spans[0].spans;
+            assert_eq!(got.len(), spans);
+            assert_eq!(got[spans - 1].attributes[0].key, "k");
+            let whole = bytes::Bytes::from(buf);
+            posted.push(whole.as_ptr());
+            exporter.recycle(whole);
+        }
+    }
+
+    /// The attributes written with lengths computed first are the bytes the general,
+    /// fixed-up path writes.
+    #[test]
+    fn attributes_match_the_general_encoding() {
+        for (len, key) in [0, 1, 50, 93, 94, 100, 127, 128, 200, 16_383, 16_384, 70_000]
+            .into_iter()
+            .flat_map(|len| {
+                ["", "gen_ai.request.model", &"k".repeat(len % 300)].map(|k| (len, k.to_owned()))
+            })
+        {
+            let s = "x".repeat(len);
+            let fast = |f: &dyn Fn(&mut Attrs)| {
+                let mut b = Vec::new();
+                f(&mut Attrs(&mut b));
+                b
+            };
+            assert_eq!(
+                fast(&|a| a.str(&key, &s)),
+                fast(&|a| a.value(&key, &Value::from(s.clone()))),
+                "str {len}"
+            );
+            assert_eq!(
+                fast(&|a| a.str_array(&key, &s)),
+                fast(&|a| a.value(&key, &Value::Array(Array::String(vec![s.clone().into()])))),
+                "array {len}"
+            );
+        }
+        for v in [0, 1, 127, 128, 200, i64::MAX, -1, i64::MIN] {
+            for key in [
+                "http.response.status_code",
+                &"k".repeat(99),
+                &"k".repeat(200),
+            ] {
+                let mut fast = Vec::new();
+                Attrs(&mut fast).int(key, v);
+                let mut general = Vec::new();
+                Attrs(&mut general).value(key, &Value::I64(v));
+                assert_eq!(fast, general, "int {v}");
+            }
+        }
     }
 }
