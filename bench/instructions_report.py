@@ -41,7 +41,7 @@ PARTS = {
     "the export task": ["switchyard::telemetry::otlp::run::{{closure}}"],
 }
 
-LINE = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(?:\S+:)?(.+?)(?:\s+\[[^\]]*\])?\s*$")
+LINE = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(?:[^:\s]*:)?(.+?)(?:\s+\[[^\]]*\])?\s*$")
 
 
 def inclusive(dump):
