@@ -196,7 +196,11 @@ pub async fn admit(
                     .collect()
             }),
             metrics: (state.metrics.clone(), ctx.door),
-            trace: RequestTrace::begin(state.traces.as_ref(), headers, ctx.started),
+            trace: RequestTrace::begin_with(
+                state.traces.as_ref(),
+                ctx.incoming(headers),
+                ctx.started,
+            ),
         },
         ctx.started,
     );

@@ -89,15 +89,32 @@ pub struct RequestContext {
     pub dialect: error::Dialect,
     /// The front door, for metrics (`chat`, `messages`, ...).
     pub door: &'static str,
-    /// Set once the request is admitted, when traces are on: a request refused before
-    /// then has no meter to trace it, so `request_context` does (see `admit`).
-    pub admitted: Option<Arc<AtomicBool>>,
+    /// With traces on (and a model request), what `request_context` noted for them.
+    pub traced: Option<Traced>,
+}
+
+/// A traced request's context: whether it was admitted (one refused before then has no meter
+/// to trace it, so `request_context` does; see `admit`), and the client's trace context as
+/// read once from its headers.
+#[derive(Clone)]
+pub struct Traced {
+    admitted: Arc<AtomicBool>,
+    incoming: Option<Incoming>,
 }
 
 impl RequestContext {
     pub fn mark_admitted(&self) {
-        if let Some(a) = &self.admitted {
-            a.store(true, Ordering::Relaxed);
+        if let Some(t) = &self.traced {
+            t.admitted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The client's trace context (`traceparent`, `tracestate`): as read by
+    /// `request_context` when traced, otherwise from these headers.
+    pub fn incoming(&self, headers: &axum::http::HeaderMap) -> Option<Incoming> {
+        match &self.traced {
+            Some(t) => t.incoming.clone(),
+            None => Incoming::from_headers(headers),
         }
     }
 }
@@ -191,24 +208,24 @@ async fn request_context(
     let dialect = error::Dialect::of_path(req.uri().path());
     let door = door_of(req.uri().path());
     let traced = traces.filter(|_| door != "other");
-    let incoming = traced
-        .as_ref()
-        .and_then(|_| Incoming::from_headers(req.headers()));
-    let admitted = traced.as_ref().map(|_| Arc::new(AtomicBool::new(false)));
+    let noted = traced.as_ref().map(|_| Traced {
+        admitted: Arc::new(AtomicBool::new(false)),
+        incoming: Incoming::from_headers(req.headers()),
+    });
     let ctx = RequestContext {
         id: id.clone(),
         started: Instant::now(),
         dialect,
         door,
-        admitted: admitted.clone(),
+        traced: noted.clone(),
     };
     let started = ctx.started;
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(ctx);
     let mut resp = dialect.scope(next.run(req).instrument(span)).await;
-    if let (Some(t), Some(a)) = (&traced, &admitted) {
-        if !a.load(Ordering::Relaxed) && !resp.status().is_success() {
-            RequestTrace::begin_with(Some(t), incoming, started).refused(
+    if let (Some(t), Some(n)) = (&traced, noted) {
+        if !n.admitted.load(Ordering::Relaxed) && !resp.status().is_success() {
+            RequestTrace::begin_with(Some(t), n.incoming, started).refused(
                 door,
                 resp.status().as_u16(),
                 &id,

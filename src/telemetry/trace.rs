@@ -14,7 +14,6 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use axum::http::HeaderMap;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
@@ -94,11 +93,6 @@ struct AttemptSpan {
 }
 
 impl RequestTrace {
-    /// The trace of a request that arrived at `started` with these headers.
-    pub fn begin(traces: Option<&Arc<Traces>>, headers: &HeaderMap, started: Instant) -> Self {
-        Self::begin_with(traces, Incoming::from_headers(headers), started)
-    }
-
     /// The trace of a request that arrived at `started` with the client's context `incoming`.
     #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn begin_with(
