@@ -204,6 +204,19 @@ impl Attrs<'_> {
 
     /// An array of one string.
     pub fn str_array(&mut self, key: &str, value: &str) {
+        let (k, v) = (key.len(), value.len());
+        if k + v < 100 {
+            let b = &mut *self.0;
+            let (string, element) = (2 + v, 4 + v);
+            let any = 2 + element;
+            b.reserve(12 + k + v);
+            b.extend_from_slice(&[ATTRIBUTE, (4 + k + any) as u8, KV_KEY, k as u8]);
+            b.extend_from_slice(key.as_bytes());
+            b.extend_from_slice(&[KV_VALUE, any as u8, ANY_ARRAY, element as u8]);
+            b.extend_from_slice(&[ARRAY_VALUES, string as u8, ANY_STRING, v as u8]);
+            b.extend_from_slice(value.as_bytes());
+            return;
+        }
         let string = 1 + delimited(value.len());
         let element = 1 + delimited(string);
         self.head(key, 1 + delimited(element));
@@ -382,7 +395,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
 struct Queue {
     buf: Vec<u8>,
     spans: usize,
-    spare: Option<Vec<u8>>,
+    spare: Option<bytes::Bytes>,
 }
 
 /// The queue and the task that empties it.
@@ -518,8 +531,17 @@ impl Exporter {
                 return None;
             }
             q.spans = 0;
-            let mut next = q.spare.take().unwrap_or_default();
-            next.clear();
+            // The spare is taken back only now, a batch after its post: by then the HTTP
+            // client has surely let go of it. Without one, a buffer of this batch's size.
+            let mut next = q
+                .spare
+                .take()
+                .and_then(|b| b.try_into_mut().ok())
+                .map(|mut b| {
+                    b.clear(); // (and so nothing is copied into the Vec)
+                    Vec::from(b)
+                })
+                .unwrap_or_else(|| Vec::with_capacity(q.buf.len()));
             next.resize(self.prefix, 0);
             std::mem::replace(&mut q.buf, next)
         };
@@ -536,13 +558,10 @@ impl Exporter {
         Some((buf, start))
     }
 
-    /// The buffer of a finished post, for the next batch.
+    /// The buffer of a finished post, for a later batch.
     fn recycle(&self, body: bytes::Bytes) {
-        let Ok(buf) = body.try_into_mut() else {
-            return;
-        };
         if let Ok(mut q) = self.queue.lock() {
-            q.spare = Some(buf.into());
+            q.spare = Some(body);
         }
     }
 }
