@@ -6,6 +6,7 @@
 //! `model="none"`), outcome, status class. No key ids.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -387,7 +388,9 @@ impl Metrics {
             series.duration.observe(secs(a.latency_ms));
             series.attempts.inc();
         }
-        if let Some(key) = r.key_id.as_ref().filter(|k| self.key_labels.contains(*k)) {
+        // (An empty set still hashes what it is asked about.)
+        let labelled = |k: &&String| !self.key_labels.is_empty() && self.key_labels.contains(*k);
+        if let Some(key) = r.key_id.as_ref().filter(labelled) {
             self.key_requests
                 .get_or_create(&KeyOutcome {
                     key: key.clone(),
@@ -489,15 +492,36 @@ struct AttemptSeries {
 /// Series by label values, looked up without copying them. Bounded like the labels are.
 struct SeriesCache<T> {
     /// By the hash of the label values: the values and their series.
-    map: RwLock<HashMap<u64, Bucket<T>>>,
+    map: RwLock<HashMap<u64, Bucket<T>, BuildHasherDefault<PreHashed>>>,
 }
 
 type Bucket<T> = Vec<(Vec<String>, Arc<T>)>;
 
+/// The map's keys are `label_hash`es already: hashing them again (SipHash, by default) cost
+/// as much as the label hash itself.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 impl<T> Default for SeriesCache<T> {
     fn default() -> Self {
         SeriesCache {
-            map: RwLock::default(),
+            map: RwLock::new(HashMap::default()),
         }
     }
 }
