@@ -6,7 +6,7 @@
 //! context and no exported trace) runs outside any scope and costs nothing.
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -18,24 +18,55 @@ const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 /// address.
 #[derive(Clone)]
 pub struct Upstream {
-    pub traceparent: HeaderValue,
+    pub traceparent: Traceparent,
     pub tracestate: Option<HeaderValue>,
     /// Filled by the send path with the upstream's `host[:port]` (for `server.address`);
     /// `None` when no span is exported.
     pub address: Option<Arc<Address>>,
 }
 
+/// The `traceparent` an attempt sends.
+#[derive(Clone)]
+pub enum Traceparent {
+    /// The client's, forwarded unchanged (this request's spans are not exported).
+    Forward(HeaderValue),
+    /// The attempt's span, written when the request is sent (a value made up front would
+    /// be copied into a shared buffer at its first clone, for every request).
+    Span { trace_id: u128, span_id: u64 },
+}
+
 /// The upstream's host and port, once its request is sent.
-pub type Address = OnceLock<(String, Option<u16>)>;
+pub type Address = OnceLock<(Arc<str>, Option<u16>)>;
+
+/// Upstream hosts, each allocated once: a gateway talks to a handful, and a traced attempt
+/// would otherwise copy its host into a new string.
+fn intern(host: &str) -> Arc<str> {
+    static HOSTS: RwLock<Vec<Arc<str>>> = RwLock::new(Vec::new());
+    if let Ok(hosts) = HOSTS.read() {
+        if let Some(h) = hosts.iter().find(|h| ***h == *host) {
+            return h.clone();
+        }
+    }
+    let host: Arc<str> = Arc::from(host);
+    if let Ok(mut hosts) = HOSTS.write() {
+        // Bounded, whatever the upstreams: past it, hosts are simply not shared.
+        if hosts.len() < 256 && !hosts.contains(&host) {
+            hosts.push(host.clone());
+        }
+    }
+    host
+}
 
 tokio::task_local! {
-    static UPSTREAM: Upstream;
+    // Boxed: a task-local's value moves in and out of its slot at every poll of the attempt,
+    // and an `Upstream` is about a hundred bytes.
+    static UPSTREAM: Box<Upstream>;
 }
 
 /// Runs `fut` (one upstream attempt) with `ctx` as the trace context its requests carry.
 pub async fn scope<F: Future>(ctx: Option<Upstream>, fut: F) -> F::Output {
     match ctx {
-        Some(ctx) => UPSTREAM.scope(ctx, fut).await,
+        Some(ctx) => UPSTREAM.scope(Box::new(ctx), fut).await,
         None => fut.await,
     }
 }
@@ -46,16 +77,25 @@ pub async fn scope<F: Future>(ctx: Option<Upstream>, fut: F) -> F::Output {
 pub fn inject(req: &mut reqwest::Request) {
     let _ = UPSTREAM.try_with(|ctx| {
         let headers = req.headers_mut();
-        headers.insert(TRACEPARENT, ctx.traceparent.clone());
+        let traceparent = match &ctx.traceparent {
+            Traceparent::Forward(v) => v.clone(),
+            Traceparent::Span { trace_id, span_id } => {
+                format_traceparent(*trace_id, *span_id, SAMPLED)
+            }
+        };
+        headers.insert(TRACEPARENT, traceparent);
         match &ctx.tracestate {
             Some(ts) => headers.insert(TRACESTATE, ts.clone()),
             None => headers.remove(TRACESTATE),
         };
         if let (Some(cell), Some(host)) = (&ctx.address, req.url().host_str()) {
-            let _ = cell.set((host.to_owned(), req.url().port_or_known_default()));
+            let _ = cell.set((intern(host), req.url().port_or_known_default()));
         }
     });
 }
+
+/// The sampled flag of `traceparent`.
+const SAMPLED: u8 = 0x01;
 
 /// A client's `traceparent`, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +166,15 @@ pub fn format_traceparent(trace_id: u128, span_id: u64, flags: u8) -> HeaderValu
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [b'-'; 55];
     out[..2].copy_from_slice(b"00");
-    let mut hex = |at: usize, digits: usize, v: u128| {
-        for i in 0..digits {
-            out[at + i] = HEX[(v >> (4 * (digits - 1 - i)) & 0xf) as usize];
+    let mut hex = |at: usize, bytes: &[u8]| {
+        for (i, b) in bytes.iter().enumerate() {
+            out[at + 2 * i] = HEX[usize::from(b >> 4)];
+            out[at + 2 * i + 1] = HEX[usize::from(b & 0xf)];
         }
     };
-    hex(3, 32, trace_id);
-    hex(36, 16, u128::from(span_id));
-    hex(53, 2, u128::from(flags));
+    hex(3, &trace_id.to_be_bytes());
+    hex(36, &span_id.to_be_bytes());
+    hex(53, &[flags]);
     // Hex digits and dashes only.
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
 }

@@ -21,7 +21,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
 
 use super::otlp::{self, Attrs, Exporter, Kind, SpanHead};
-use super::propagate::{format_traceparent, Address, Incoming, Upstream};
+use super::propagate::{Address, Incoming, Traceparent, Upstream};
 use crate::routing::Attempt;
 use crate::store::RequestRecord;
 use crate::types::registry::ProviderKind;
@@ -161,7 +161,7 @@ impl RequestTrace {
     pub fn attempt_started(&mut self, a: &Attempt) -> Option<Upstream> {
         let Some(r) = self.recording.as_mut() else {
             return self.incoming.as_ref().map(|i| Upstream {
-                traceparent: i.traceparent.clone(),
+                traceparent: Traceparent::Forward(i.traceparent.clone()),
                 tracestate: i.tracestate.clone(),
                 address: None,
             });
@@ -174,11 +174,10 @@ impl RequestTrace {
             address: Arc::default(),
         };
         let ctx = Upstream {
-            traceparent: format_traceparent(
-                u128::from_be_bytes(r.trace_id.to_bytes()),
-                u64::from_be_bytes(span.span_id.to_bytes()),
-                TraceFlags::SAMPLED.to_u8(),
-            ),
+            traceparent: Traceparent::Span {
+                trace_id: u128::from_be_bytes(r.trace_id.to_bytes()),
+                span_id: u64::from_be_bytes(span.span_id.to_bytes()),
+            },
             tracestate: self.incoming.as_ref().and_then(|i| i.tracestate.clone()),
             address: Some(span.address.clone()),
         };
