@@ -160,16 +160,26 @@ pub fn parse_traceparent(s: &str) -> Option<Parent> {
     })
 }
 
-/// A version-00 `traceparent`, written digit by digit (`format!` cost a traced request more
-/// than the rest of its header work together).
-pub fn format_traceparent(trace_id: u128, span_id: u64, flags: u8) -> HeaderValue {
+/// Each byte's two lower-case hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
+/// A version-00 `traceparent`, written a byte (two digits) at a time (`format!` cost a
+/// traced request more than the rest of its header work together).
+pub fn format_traceparent(trace_id: u128, span_id: u64, flags: u8) -> HeaderValue {
     let mut out = [b'-'; 55];
     out[..2].copy_from_slice(b"00");
     let mut hex = |at: usize, bytes: &[u8]| {
-        for (i, b) in bytes.iter().enumerate() {
-            out[at + 2 * i] = HEX[usize::from(b >> 4)];
-            out[at + 2 * i + 1] = HEX[usize::from(b & 0xf)];
+        for (pair, b) in out[at..at + 2 * bytes.len()].chunks_exact_mut(2).zip(bytes) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(*b)]);
         }
     };
     hex(3, &trace_id.to_be_bytes());
