@@ -13,7 +13,7 @@ use opentelemetry_sdk::trace::Config;
 use opentelemetry_sdk::Resource;
 
 use super::otlp::{Exporter, Settings};
-use super::trace::{Traces, SEMCONV_SCHEMA};
+use super::trace::{Sampling, Traces, SEMCONV_SCHEMA};
 use crate::config::TracesSettings;
 
 /// Starts the exporter when an endpoint is configured (`None`: traces are off). Must run
@@ -56,9 +56,11 @@ pub fn start(settings: &TracesSettings) -> anyhow::Result<Option<Arc<Traces>>> {
     let content = settings
         .capture_content
         .then_some(settings.content_max_bytes);
+    let sampling = Sampling::of(std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref());
     Ok(Some(Arc::new(Traces::new(
         exporter,
         config.sampler,
+        sampling,
         content,
     ))))
 }

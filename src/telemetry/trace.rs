@@ -33,19 +33,43 @@ pub const SEMCONV_SCHEMA: &str = "https://opentelemetry.io/schemas/1.37.0";
 pub struct Traces {
     exporter: Arc<Exporter>,
     sampler: Box<dyn ShouldSample>,
+    sampling: Sampling,
     /// With content capture on, the most bytes each side's content may take in a span.
     content: Option<usize>,
+}
+
+/// How requests are sampled: the two samplers that decide on the parent's flag alone are
+/// decided here (the SDK's path builds a `Context` and a result for every request); any other
+/// goes to the SDK's sampler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Sampling {
+    AlwaysOn,
+    ParentBasedAlwaysOn,
+    Sdk,
+}
+
+impl Sampling {
+    /// As the SDK reads `OTEL_TRACES_SAMPLER` (unset: `parentbased_always_on`).
+    pub(super) fn of(var: Option<&str>) -> Sampling {
+        match var {
+            None | Some("parentbased_always_on") => Sampling::ParentBasedAlwaysOn,
+            Some("always_on") => Sampling::AlwaysOn,
+            Some(_) => Sampling::Sdk,
+        }
+    }
 }
 
 impl Traces {
     pub(super) fn new(
         exporter: Arc<Exporter>,
         sampler: Box<dyn ShouldSample>,
+        sampling: Sampling,
         content: Option<usize>,
     ) -> Traces {
         Traces {
             exporter,
             sampler,
+            sampling,
             content,
         }
     }
@@ -79,9 +103,46 @@ struct Recording {
     /// The client's `tracestate` (validated), as exported.
     trace_state: String,
     start: SystemTime,
-    attempts: Vec<AttemptSpan>,
+    attempts: Attempts,
     /// The opted-in content attributes (see `content`).
     content: Vec<KeyValue>,
+}
+
+/// The attempts' spans: the first inline (nearly every request makes one attempt, and a Vec
+/// would be an allocation and a free per traced request), any others after it.
+#[derive(Default)]
+struct Attempts {
+    first: Option<AttemptSpan>,
+    rest: Vec<AttemptSpan>,
+}
+
+impl Attempts {
+    fn push(&mut self, a: AttemptSpan) {
+        if self.first.is_none() {
+            self.first = Some(a);
+        } else {
+            self.rest.push(a);
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut AttemptSpan> {
+        self.rest.last_mut().or(self.first.as_mut())
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &AttemptSpan> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn get(&self, i: usize) -> Option<&AttemptSpan> {
+        match i {
+            0 => self.first.as_ref(),
+            _ => self.rest.get(i - 1),
+        }
+    }
 }
 
 struct AttemptSpan {
@@ -116,28 +177,36 @@ impl RequestTrace {
             Some(i) => (TraceId::from(i.parent.trace_id), Some(i.parent)),
             None => (TraceId::from(nonzero_u128()), None),
         };
-        let parent_cx = match parent {
-            Some(p) => Context::new().with_remote_span_context(SpanContext::new(
-                trace_id,
-                SpanId::from(p.span_id),
-                TraceFlags::new(p.flags),
-                true,
-                trace_state.clone(),
-            )),
-            None => Context::new(),
+        let sampled = match sink.sampling {
+            Sampling::AlwaysOn => true,
+            // ParentBased(AlwaysOn): a root is sampled, a child as its remote parent was.
+            Sampling::ParentBasedAlwaysOn => parent.is_none_or(|p| p.flags & 1 == 1),
+            Sampling::Sdk => {
+                let parent_cx = match parent {
+                    Some(p) => Context::new().with_remote_span_context(SpanContext::new(
+                        trace_id,
+                        SpanId::from(p.span_id),
+                        TraceFlags::new(p.flags),
+                        true,
+                        trace_state.clone(),
+                    )),
+                    None => Context::new(),
+                };
+                let decision = sink
+                    .sampler
+                    .should_sample(
+                        Some(&parent_cx),
+                        trace_id,
+                        "request",
+                        &SpanKind::Server,
+                        &[],
+                        &[],
+                    )
+                    .decision;
+                decision == SamplingDecision::RecordAndSample
+            }
         };
-        let decision = sink
-            .sampler
-            .should_sample(
-                Some(&parent_cx),
-                trace_id,
-                "request",
-                &SpanKind::Server,
-                &[],
-                &[],
-            )
-            .decision;
-        let recording = (decision == SamplingDecision::RecordAndSample).then(|| {
+        let recording = sampled.then(|| {
             Box::new(Recording {
                 sink: sink.clone(),
                 trace_id,
@@ -145,7 +214,7 @@ impl RequestTrace {
                 parent: parent.map(|p| SpanId::from(p.span_id)),
                 trace_state: trace_state.header(),
                 start: SystemTime::now() - started.elapsed(),
-                attempts: Vec::new(),
+                attempts: Attempts::default(),
                 content: Vec::new(),
             })
         });
@@ -395,6 +464,47 @@ fn nonzero_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_samplers_are_decided_here_and_others_by_the_sdk() {
+        assert_eq!(Sampling::of(None), Sampling::ParentBasedAlwaysOn);
+        assert_eq!(
+            Sampling::of(Some("parentbased_always_on")),
+            Sampling::ParentBasedAlwaysOn
+        );
+        assert_eq!(Sampling::of(Some("always_on")), Sampling::AlwaysOn);
+        for other in [
+            "",
+            "always_off",
+            "traceidratio",
+            "parentbased_traceidratio",
+            "ALWAYS_ON",
+        ] {
+            assert_eq!(Sampling::of(Some(other)), Sampling::Sdk, "{other}");
+        }
+    }
+
+    #[test]
+    fn attempt_spans_keep_their_order() {
+        let span = |id| AttemptSpan {
+            span_id: SpanId::from(id),
+            kind: ProviderKind::Openai,
+            start: SystemTime::UNIX_EPOCH,
+            end: None,
+            address: Arc::default(),
+        };
+        let mut a = Attempts::default();
+        assert!(a.last_mut().is_none());
+        for id in 1..=3u64 {
+            a.push(span(id));
+            assert_eq!(a.len(), id as usize);
+            assert_eq!(a.last_mut().unwrap().span_id, SpanId::from(id));
+        }
+        let ids: Vec<SpanId> = a.iter().map(|s| s.span_id).collect();
+        assert_eq!(ids, [1u64, 2, 3].map(SpanId::from));
+        assert_eq!(a.get(2).unwrap().span_id, SpanId::from(3u64));
+        assert!(a.get(3).is_none());
+    }
 
     #[test]
     fn doors_map_to_genai_operations() {

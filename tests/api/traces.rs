@@ -379,6 +379,52 @@ async fn without_traces_the_clients_context_is_forwarded_unchanged() {
     app.stop().await;
 }
 
+/// The default sampler (`parentbased_always_on`) follows the client's sampled flag: a
+/// request whose parent was not sampled is not exported, and its upstream gets the client's
+/// context unchanged; a sampled parent's request is exported under the client's trace.
+#[tokio::test]
+async fn an_unsampled_parent_is_followed() {
+    let receiver = Receiver::start().await;
+    let up = Fake::start(vec![Reply::simple(), Reply::simple()]).await;
+    let reg = provider("p", &up.base_url()) + &model("t/m", &[("p", "m")], &[]);
+    let app = TestApp::spawn_with(
+        &reg,
+        Opts {
+            extra: receiver.config(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let sampled_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    for tp in [
+        unsampled.to_owned(),
+        traceparent(sampled_trace, "00f067aa0ba902b8"),
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .header("traceparent", tp)
+            .json(&json!({"model": "t/m", "messages": user("hi")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    app.stop().await;
+    assert_eq!(up.received()[0].headers["traceparent"], unsampled);
+    let spans = receiver.spans();
+    assert!(
+        spans
+            .iter()
+            .all(|sp| hex(&sp.trace_id) != "4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{spans:#?}"
+    );
+    let (_, attempts) = trace_of(&spans, sampled_trace);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(received_parent(&up, 1).0, sampled_trace);
+}
+
 #[tokio::test]
 async fn a_dead_collector_neither_fails_nor_slows_requests() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
