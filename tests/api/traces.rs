@@ -52,6 +52,18 @@ impl Receiver {
         format!("[traces]\nendpoint = \"http://{}/v1/traces\"\n", self.addr)
     }
 
+    /// A gateway serving `reg` that exports its spans here.
+    async fn spawn_app(&self, reg: &str) -> TestApp {
+        TestApp::spawn_with(
+            reg,
+            Opts {
+                extra: self.config(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// Every span received, decoded.
     fn spans(&self) -> Vec<Span> {
         let mut out = Vec::new();
@@ -165,14 +177,7 @@ async fn requests_and_attempts_are_exported_with_genai_attributes() {
         + &model("t/stream", &[("ps", "up-stream")], &[])
         + &model("t/fallback", &[("bad", "up-bad"), ("good", "up-good")], &[])
         + &model("t/broken", &[("bad", "up-bad")], &[]);
-    let app = TestApp::spawn_with(
-        &reg,
-        Opts {
-            extra: receiver.config(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = receiver.spawn_app(&reg).await;
 
     let (t_json, t_stream, t_error, t_messages) = (
         "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -387,14 +392,7 @@ async fn an_unsampled_parent_is_followed() {
     let receiver = Receiver::start().await;
     let up = Fake::start(vec![Reply::simple(), Reply::simple()]).await;
     let reg = provider("p", &up.base_url()) + &model("t/m", &[("p", "m")], &[]);
-    let app = TestApp::spawn_with(
-        &reg,
-        Opts {
-            extra: receiver.config(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = receiver.spawn_app(&reg).await;
     let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
     let sampled_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
     for tp in [
