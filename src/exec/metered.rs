@@ -150,8 +150,7 @@ impl Meter {
 
     /// Notes an attempt before it starts, so a drop mid-attempt still records it. With the
     /// trace context its upstream requests carry.
-    pub fn attempt_started(&mut self, a: &Attempt) -> ((usize, Instant), Option<Upstream>) {
-        let upstream = self.trace.attempt_started(a);
+    pub fn attempt_started(&mut self, a: &Attempt) -> ((usize, Instant), Option<Upstream<'_>>) {
         self.in_flight = Some(a.price);
         self.record.attempts.push(AttemptRecord {
             provider: a.provider.clone(),
@@ -162,7 +161,8 @@ impl Meter {
             error: None,
             latency_ms: 0,
         });
-        ((self.record.attempts.len() - 1, Instant::now()), upstream)
+        let mark = (self.record.attempts.len() - 1, Instant::now());
+        (mark, self.trace.attempt_started(a))
     }
 
     pub fn attempt_ended(

@@ -19,7 +19,7 @@ use crate::providers::{
 };
 use crate::routing::policy::{self, Verdict};
 use crate::routing::{Attempt, Plan};
-use crate::telemetry::propagate;
+use crate::telemetry::propagate::Upstream;
 use crate::types::{ChatRequest, InvalidRequest};
 
 /// What the executor runs: the request in canonical form for adapters that translate, and
@@ -41,7 +41,11 @@ impl ExecRequest {
     }
 
     /// The native form when this attempt's adapter speaks it.
-    fn native_for<'a>(&'a self, attempt: &'a Attempt) -> Option<NativeRequest<'a>> {
+    fn native_for<'a>(
+        &'a self,
+        attempt: &'a Attempt,
+        trace: Option<&'a Upstream<'a>>,
+    ) -> Option<NativeRequest<'a>> {
         let n = self.native.as_ref()?;
         attempt
             .adapter
@@ -49,14 +53,20 @@ impl ExecRequest {
             .then_some(NativeRequest {
                 body: n,
                 upstream_model: &attempt.upstream_model,
+                trace,
             })
     }
 
-    fn canonical<'a>(&'a self, attempt: &'a Attempt) -> Result<AttemptRequest<'a>, ProviderError> {
+    fn canonical<'a>(
+        &'a self,
+        attempt: &'a Attempt,
+        trace: Option<&'a Upstream<'a>>,
+    ) -> Result<AttemptRequest<'a>, ProviderError> {
         match &self.chat {
             Ok(chat) => Ok(AttemptRequest {
                 chat,
                 upstream_model: &attempt.upstream_model,
+                trace,
             }),
             Err(e) => Err(ProviderError::Unsupported(e.clone())),
         }
@@ -64,32 +74,50 @@ impl ExecRequest {
 
     /// This attempt's adapter takes the request natively.
     pub fn is_native(&self, attempt: &Attempt) -> bool {
-        self.native_for(attempt).is_some()
+        self.native_for(attempt, None).is_some()
     }
 
     /// What the serving attempt left out of the request (none when it was passed through).
     pub fn dropped_params(&self, attempt: &Attempt) -> Vec<&'static str> {
-        if self.native_for(attempt).is_some() {
+        if self.native_for(attempt, None).is_some() {
             return Vec::new();
         }
-        match self.canonical(attempt) {
+        match self.canonical(attempt, None) {
             Ok(req) => attempt.adapter.dropped_params(req),
             Err(_) => Vec::new(),
         }
     }
 
-    /// One upstream call for a whole answer.
-    async fn complete(&self, attempt: &Attempt) -> Result<Completion, ProviderError> {
-        match self.native_for(attempt) {
+    /// One upstream call for a whole answer, carrying the attempt's trace context.
+    async fn complete(
+        &self,
+        attempt: &Attempt,
+        trace: Option<&Upstream<'_>>,
+    ) -> Result<Completion, ProviderError> {
+        match self.native_for(attempt, trace) {
             Some(n) => attempt.adapter.complete_native(n).await,
-            None => attempt.adapter.complete(self.canonical(attempt)?).await,
+            None => {
+                attempt
+                    .adapter
+                    .complete(self.canonical(attempt, trace)?)
+                    .await
+            }
         }
     }
 
-    async fn stream(&self, attempt: &Attempt) -> Result<ChunkStream, ProviderError> {
-        match self.native_for(attempt) {
+    async fn stream(
+        &self,
+        attempt: &Attempt,
+        trace: Option<&Upstream<'_>>,
+    ) -> Result<ChunkStream, ProviderError> {
+        match self.native_for(attempt, trace) {
             Some(n) => attempt.adapter.stream_native(n).await,
-            None => attempt.adapter.stream(self.canonical(attempt)?).await,
+            None => {
+                attempt
+                    .adapter
+                    .stream(self.canonical(attempt, trace)?)
+                    .await
+            }
         }
     }
 }
@@ -123,8 +151,8 @@ pub async fn complete(
     let mut failures = Vec::new();
     for attempt in &plan.attempts {
         let (mark, trace) = meter.attempt_started(attempt);
-        let call = tokio::time::timeout(attempt.request_timeout, req.complete(attempt));
-        let result = match propagate::scope(trace, call).await {
+        let call = req.complete(attempt, trace.as_ref());
+        let result = match tokio::time::timeout(attempt.request_timeout, call).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Timeout("waiting for the completion")),
         };
@@ -164,8 +192,8 @@ async fn start_stream(
     for attempt in &plan.attempts {
         let (mark, trace) = meter.attempt_started(attempt);
         let deadline = tokio::time::Instant::now() + attempt.first_token_timeout;
-        let call = tokio::time::timeout_at(deadline, open_until_commit(attempt, &req));
-        let result = match propagate::scope(trace, call).await {
+        let call = open_until_commit(attempt, &req, trace.as_ref());
+        let result = match tokio::time::timeout_at(deadline, call).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Timeout("waiting for the first token")),
         };
@@ -191,8 +219,9 @@ async fn start_stream(
 async fn open_until_commit(
     attempt: &Attempt,
     req: &ExecRequest,
+    trace: Option<&Upstream<'_>>,
 ) -> Result<Committed, ProviderError> {
-    let mut stream = req.stream(attempt).await?;
+    let mut stream = req.stream(attempt, trace).await?;
     let mut buffered = Vec::new();
     loop {
         match stream.next().await {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::ProviderError;
+use crate::telemetry::propagate::Upstream;
 
 /// The shared upstream client: one connection pool for every provider.
 pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
@@ -23,10 +24,15 @@ pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Err
 }
 
 /// Sends an upstream request, with the W3C trace context of the attempt it belongs to.
-pub async fn send(rb: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+pub async fn send(
+    rb: reqwest::RequestBuilder,
+    trace: Option<&Upstream<'_>>,
+) -> Result<reqwest::Response, reqwest::Error> {
     let (client, req) = rb.build_split();
     let mut req = req?;
-    crate::telemetry::propagate::inject(&mut req);
+    if let Some(ctx) = trace {
+        crate::telemetry::propagate::inject(&mut req, ctx);
+    }
     client.execute(req).await
 }
 

@@ -21,6 +21,7 @@ use futures::stream::BoxStream;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::telemetry::propagate::Upstream;
 use crate::types::registry::{ProviderDecl, ProviderKind};
 use crate::types::{ChatRequest, RawObject, Usage};
 
@@ -29,6 +30,8 @@ use crate::types::{ChatRequest, RawObject, Usage};
 pub struct AttemptRequest<'a> {
     pub chat: &'a ChatRequest,
     pub upstream_model: &'a str,
+    /// The attempt's W3C trace context, for `http::send`.
+    pub trace: Option<&'a Upstream<'a>>,
 }
 
 /// Inbound protocols an adapter may speak natively (besides the canonical chat request).
@@ -62,6 +65,8 @@ pub struct NativeBody {
 pub struct NativeRequest<'a> {
     pub body: &'a NativeBody,
     pub upstream_model: &'a str,
+    /// The attempt's W3C trace context, for `http::send`.
+    pub trace: Option<&'a Upstream<'a>>,
 }
 
 impl NativeRequest<'_> {

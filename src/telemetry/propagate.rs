@@ -1,11 +1,10 @@
 //! W3C Trace Context (`traceparent`, `tracestate`): read from clients, sent to upstreams.
 //!
-//! The executor runs each upstream attempt inside `scope(ctx, ..)`; the adapters' one send
-//! path (`providers::http::send`) adds the headers of the attempt in scope. A task-local
-//! keeps the adapters' signatures free of tracing: an attempt without a context (no client
-//! context and no exported trace) runs outside any scope and costs nothing.
+//! The executor hands each upstream attempt its context (`Upstream`, borrowed from the
+//! request's trace) with the request the adapter gets; the adapters' one send path
+//! (`providers::http::send`) adds its headers. An attempt without a context (no client
+//! context and no exported trace) carries `None` and costs nothing.
 
-use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -15,21 +14,22 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// What one upstream attempt sends, and where the attempt's span learns the upstream's
-/// address.
-#[derive(Clone)]
-pub struct Upstream {
-    pub traceparent: Traceparent,
-    pub tracestate: Option<HeaderValue>,
+/// address. Borrowed from the request's trace for the length of the attempt (a task-local
+/// holding an owned copy cost an allocation and a move of the attempt's output per poll).
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream<'a> {
+    pub traceparent: Traceparent<'a>,
+    pub tracestate: Option<&'a HeaderValue>,
     /// Filled by the send path with the upstream's `host[:port]` (for `server.address`);
     /// `None` when no span is exported.
-    pub address: Option<Arc<Address>>,
+    pub address: Option<&'a Address>,
 }
 
 /// The `traceparent` an attempt sends.
-#[derive(Clone)]
-pub enum Traceparent {
+#[derive(Debug, Clone, Copy)]
+pub enum Traceparent<'a> {
     /// The client's, forwarded unchanged (this request's spans are not exported).
-    Forward(HeaderValue),
+    Forward(&'a HeaderValue),
     /// The attempt's span, written when the request is sent (a value made up front would
     /// be copied into a shared buffer at its first clone, for every request).
     Span { trace_id: u128, span_id: u64 },
@@ -57,41 +57,23 @@ fn intern(host: &str) -> Arc<str> {
     host
 }
 
-tokio::task_local! {
-    // Boxed: a task-local's value moves in and out of its slot at every poll of the attempt,
-    // and an `Upstream` is about a hundred bytes.
-    static UPSTREAM: Box<Upstream>;
-}
-
-/// Runs `fut` (one upstream attempt) with `ctx` as the trace context its requests carry.
-pub async fn scope<F: Future>(ctx: Option<Upstream>, fut: F) -> F::Output {
-    match ctx {
-        Some(ctx) => UPSTREAM.scope(Box::new(ctx), fut).await,
-        None => fut.await,
-    }
-}
-
 /// Adds the attempt's trace context to an upstream request (replacing any the operator's
 /// configured headers set) and notes where it goes.
 #[inline(never)] // bench/instructions.sh attributes its cost
-pub fn inject(req: &mut reqwest::Request) {
-    let _ = UPSTREAM.try_with(|ctx| {
-        let headers = req.headers_mut();
-        let traceparent = match &ctx.traceparent {
-            Traceparent::Forward(v) => v.clone(),
-            Traceparent::Span { trace_id, span_id } => {
-                format_traceparent(*trace_id, *span_id, SAMPLED)
-            }
-        };
-        headers.insert(TRACEPARENT, traceparent);
-        match &ctx.tracestate {
-            Some(ts) => headers.insert(TRACESTATE, ts.clone()),
-            None => headers.remove(TRACESTATE),
-        };
-        if let (Some(cell), Some(host)) = (&ctx.address, req.url().host_str()) {
-            let _ = cell.set((intern(host), req.url().port_or_known_default()));
-        }
-    });
+pub fn inject(req: &mut reqwest::Request, ctx: &Upstream) {
+    let headers = req.headers_mut();
+    let traceparent = match ctx.traceparent {
+        Traceparent::Forward(v) => v.clone(),
+        Traceparent::Span { trace_id, span_id } => format_traceparent(trace_id, span_id, SAMPLED),
+    };
+    headers.insert(TRACEPARENT, traceparent);
+    match ctx.tracestate {
+        Some(ts) => headers.insert(TRACESTATE, ts.clone()),
+        None => headers.remove(TRACESTATE),
+    };
+    if let (Some(cell), Some(host)) = (ctx.address, req.url().host_str()) {
+        let _ = cell.set((intern(host), req.url().port_or_known_default()));
+    }
 }
 
 /// The sampled flag of `traceparent`.

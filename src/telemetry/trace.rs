@@ -129,6 +129,10 @@ impl Attempts {
         self.rest.last_mut().or(self.first.as_mut())
     }
 
+    fn last(&self) -> Option<&AttemptSpan> {
+        self.rest.last().or(self.first.as_ref())
+    }
+
     fn len(&self) -> usize {
         usize::from(self.first.is_some()) + self.rest.len()
     }
@@ -150,7 +154,7 @@ struct AttemptSpan {
     kind: ProviderKind,
     start: SystemTime,
     end: Option<SystemTime>,
-    address: Arc<Address>,
+    address: Address,
 }
 
 impl RequestTrace {
@@ -227,31 +231,33 @@ impl RequestTrace {
     /// An attempt starts: its span id, and the context its upstream requests carry (the
     /// attempt's span when exported; otherwise the client's context, unchanged).
     #[inline(never)] // bench/instructions.sh attributes its cost
-    pub fn attempt_started(&mut self, a: &Attempt) -> Option<Upstream> {
+    pub fn attempt_started(&mut self, a: &Attempt) -> Option<Upstream<'_>> {
+        let incoming = self.incoming.as_ref();
+        let tracestate = incoming.and_then(|i| i.tracestate.as_ref());
         let Some(r) = self.recording.as_mut() else {
-            return self.incoming.as_ref().map(|i| Upstream {
-                traceparent: Traceparent::Forward(i.traceparent.clone()),
-                tracestate: i.tracestate.clone(),
+            return incoming.map(|i| Upstream {
+                traceparent: Traceparent::Forward(&i.traceparent),
+                tracestate,
                 address: None,
             });
         };
-        let span = AttemptSpan {
-            span_id: SpanId::from(nonzero_u64()),
+        let span_id = SpanId::from(nonzero_u64());
+        r.attempts.push(AttemptSpan {
+            span_id,
             kind: a.kind,
             start: SystemTime::now(),
             end: None,
-            address: Arc::default(),
-        };
-        let ctx = Upstream {
+            address: Address::new(),
+        });
+        let trace_id = u128::from_be_bytes(r.trace_id.to_bytes());
+        Some(Upstream {
             traceparent: Traceparent::Span {
-                trace_id: u128::from_be_bytes(r.trace_id.to_bytes()),
-                span_id: u64::from_be_bytes(span.span_id.to_bytes()),
+                trace_id,
+                span_id: u64::from_be_bytes(span_id.to_bytes()),
             },
-            tracestate: self.incoming.as_ref().and_then(|i| i.tracestate.clone()),
-            address: Some(span.address.clone()),
-        };
-        r.attempts.push(span);
-        Some(ctx)
+            tracestate,
+            address: r.attempts.last().map(|s| &s.address),
+        })
     }
 
     #[inline(never)] // bench/instructions.sh attributes its cost
@@ -491,7 +497,7 @@ mod tests {
             kind: ProviderKind::Openai,
             start: SystemTime::UNIX_EPOCH,
             end: None,
-            address: Arc::default(),
+            address: Address::new(),
         };
         let mut a = Attempts::default();
         assert!(a.last_mut().is_none());

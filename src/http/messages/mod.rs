@@ -289,6 +289,7 @@ async fn count(
             let req = NativeRequest {
                 body: native,
                 upstream_model: &attempt.upstream_model,
+                trace: None,
             };
             match tokio::time::timeout(attempt.request_timeout, attempt.adapter.count_tokens(req))
                 .await

@@ -21,6 +21,7 @@ use super::{
     AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
     ProviderError,
 };
+use crate::telemetry::propagate::Upstream;
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{now_ms, RawObject};
@@ -105,12 +106,17 @@ impl Anthropic {
         Ok((bytes, t.mode))
     }
 
-    async fn send(&self, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+    async fn send(
+        &self,
+        body: Vec<u8>,
+        trace: Option<&Upstream<'_>>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let resp = http::send(
             self.client
                 .post(&self.url)
                 .headers(self.headers.clone())
                 .body(body),
+            trace,
         )
         .await
         .map_err(http::transport_error)?;
@@ -125,7 +131,7 @@ impl Anthropic {
 impl Provider for Anthropic {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let (body, mode) = self.body(&req, false)?;
-        let resp = self.send(body).await?;
+        let resp = self.send(body, req.trace).await?;
         let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let message: MessageResponse = serde_json::from_slice(&bytes).map_err(|e| {
             // A 200 can still carry an error document.
@@ -153,7 +159,7 @@ impl Provider for Anthropic {
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let (body, mode) = self.body(&req, true)?;
-        let resp = self.send(body).await?;
+        let resp = self.send(body, req.trace).await?;
         let mut events = Box::pin(http::sse_data(
             resp.bytes_stream(),
             self.limits.max_event_bytes,
@@ -290,6 +296,7 @@ mod tests {
         let req = AttemptRequest {
             chat: &chat,
             upstream_model: "claude",
+            trace: None,
         };
         match a.body(&req, false) {
             Err(ProviderError::Unsupported(e)) => assert_eq!(e.param, Some("n")),

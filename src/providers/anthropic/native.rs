@@ -61,6 +61,7 @@ impl Anthropic {
                 .post(url)
                 .headers(self.native_headers(req))
                 .body(body),
+            req.trace,
         )
         .await
         .map_err(http::transport_error)?;

@@ -31,6 +31,7 @@ use super::{
     AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
     ProviderError,
 };
+use crate::telemetry::propagate::Upstream;
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{now_ms, RawObject};
@@ -340,12 +341,13 @@ impl Bedrock {
         model: &str,
         stream: bool,
         body: Vec<u8>,
+        trace: Option<&Upstream<'_>>,
     ) -> Result<reqwest::Response, ProviderError> {
         let url = self.url(model, stream);
         let url = reqwest::Url::parse(&url)
             .map_err(|e| http::config_error(format!("invalid upstream URL {url}: {e}")))?;
         let headers = self.request_headers(&url, &body, stream, SystemTime::now())?;
-        let resp = http::send(self.client.post(url).headers(headers).body(body))
+        let resp = http::send(self.client.post(url).headers(headers).body(body), trace)
             .await
             .map_err(http::transport_error)?;
         if !resp.status().is_success() {
@@ -376,7 +378,9 @@ fn fresh_id() -> String {
 impl Provider for Bedrock {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let (body, mode) = self.body(&req).await?;
-        let resp = self.send(req.upstream_model, false, body).await?;
+        let resp = self
+            .send(req.upstream_model, false, body, req.trace)
+            .await?;
         let upstream_id = request_id(&resp);
         let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let parsed: ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
@@ -406,7 +410,7 @@ impl Provider for Bedrock {
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let (body, mode) = self.body(&req).await?;
-        let resp = self.send(req.upstream_model, true, body).await?;
+        let resp = self.send(req.upstream_model, true, body, req.trace).await?;
         let id = request_id(&resp).unwrap_or_else(fresh_id);
         let mut translator = Translator::new(id, req.upstream_model, mode, now_ms() / 1000);
         let mut bytes = resp.bytes_stream();

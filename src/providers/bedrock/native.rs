@@ -81,7 +81,7 @@ impl Bedrock {
             .map_err(|e| http::config_error(format!("invalid upstream URL {url}: {e}")))?;
         let body = Self::invoke_body(req);
         let headers = self.request_headers(&url, &body, stream, SystemTime::now())?;
-        let resp = http::send(self.client.post(url).headers(headers).body(body))
+        let resp = http::send(self.client.post(url).headers(headers).body(body), req.trace)
             .await
             .map_err(http::transport_error)?;
         if !resp.status().is_success() {
@@ -195,6 +195,7 @@ mod tests {
         let req = NativeRequest {
             body: &body,
             upstream_model: "us.anthropic.claude",
+            trace: None,
         };
         let got: serde_json::Value = serde_json::from_slice(&Bedrock::invoke_body(&req)).unwrap();
         assert_eq!(

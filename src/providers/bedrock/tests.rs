@@ -209,6 +209,7 @@ fn requests_bedrock_cannot_express_are_unsupported() {
     let req = AttemptRequest {
         chat: &chat,
         upstream_model: CLAUDE,
+        trace: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

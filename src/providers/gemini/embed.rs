@@ -99,7 +99,7 @@ impl Gemini {
         let bytes = serde_json::to_vec(&batch)
             .map_err(|e| ProviderError::Malformed(format!("could not encode the request: {e}")))?;
         let url = format!("{}/models/{model}:batchEmbedContents", self.base);
-        let resp = self.send(url, bytes).await?;
+        let resp = self.send(url, bytes, req.trace).await?;
         let raw = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let answer: Answer = serde_json::from_slice(&raw).map_err(|e| {
             ProviderError::Malformed(format!(

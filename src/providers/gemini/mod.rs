@@ -26,6 +26,7 @@ use super::{
     AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
     ProviderError,
 };
+use crate::telemetry::propagate::Upstream;
 use crate::types::openai::{ChatParams, ChunkOut};
 use crate::types::registry::ProviderDecl;
 use crate::types::{ChatRequest, RawObject};
@@ -107,12 +108,18 @@ impl Gemini {
             .map_err(|e| ProviderError::Malformed(format!("could not encode the request: {e}")))
     }
 
-    async fn send(&self, url: String, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+    async fn send(
+        &self,
+        url: String,
+        body: Vec<u8>,
+        trace: Option<&Upstream<'_>>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let resp = http::send(
             self.client
                 .post(url)
                 .headers(self.headers.clone())
                 .body(body),
+            trace,
         )
         .await
         .map_err(http::transport_error)?;
@@ -149,7 +156,9 @@ impl Provider for Gemini {
 
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
         let body = self.body(req.chat).await?;
-        let resp = self.send(self.url(req.upstream_model, false), body).await?;
+        let resp = self
+            .send(self.url(req.upstream_model, false), body, req.trace)
+            .await?;
         let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let parsed: wire::Response = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
@@ -174,7 +183,9 @@ impl Provider for Gemini {
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let body = self.body(req.chat).await?;
-        let resp = self.send(self.url(req.upstream_model, true), body).await?;
+        let resp = self
+            .send(self.url(req.upstream_model, true), body, req.trace)
+            .await?;
         let mut events = Box::pin(http::sse_data(
             resp.bytes_stream(),
             self.limits.max_event_bytes,

@@ -15,6 +15,7 @@ use super::{
     AttemptRequest, Chunk, ChunkStream, Completion, NativeRequest, Protocol, Provider,
     ProviderError,
 };
+use crate::telemetry::propagate::Upstream;
 use crate::types::json::write_json_string;
 use crate::types::registry::{ProviderDecl, ProviderKind};
 use crate::types::{RawObject, Usage};
@@ -126,10 +127,11 @@ impl OpenAiCompat {
 
     async fn send(
         &self,
-        upstream_model: &str,
+        req: &AttemptRequest<'_>,
         body: Vec<u8>,
     ) -> Result<reqwest::Response, ProviderError> {
-        self.send_op(upstream_model, Op::Chat, body).await
+        self.send_op(req.upstream_model, Op::Chat, body, req.trace)
+            .await
     }
 
     async fn send_op(
@@ -137,12 +139,14 @@ impl OpenAiCompat {
         upstream_model: &str,
         op: Op,
         body: Vec<u8>,
+        trace: Option<&Upstream<'_>>,
     ) -> Result<reqwest::Response, ProviderError> {
         let resp = http::send(
             self.client
                 .post(self.target.url(upstream_model, op)?)
                 .headers(self.headers.clone())
                 .body(body),
+            trace,
         )
         .await
         .map_err(http::transport_error)?;
@@ -193,9 +197,7 @@ fn stream_options_with_usage(existing: Option<crate::types::RawRef<'_>>) -> Stri
 #[async_trait]
 impl Provider for OpenAiCompat {
     async fn complete(&self, req: AttemptRequest<'_>) -> Result<Completion, ProviderError> {
-        let resp = self
-            .send(req.upstream_model, self.body(&req, false))
-            .await?;
+        let resp = self.send(&req, self.body(&req, false)).await?;
         let bytes = http::read_capped(resp, self.limits.max_response_bytes).await?;
         let body = RawObject::parse(&bytes).map_err(|e| {
             ProviderError::Malformed(format!(
@@ -222,7 +224,7 @@ impl Provider for OpenAiCompat {
     }
 
     async fn stream(&self, req: AttemptRequest<'_>) -> Result<ChunkStream, ProviderError> {
-        let resp = self.send(req.upstream_model, self.body(&req, true)).await?;
+        let resp = self.send(&req, self.body(&req, true)).await?;
         let events = http::sse_data(resp.bytes_stream(), self.limits.max_event_bytes);
         // `[DONE]` ends the stream; anything after it is ignored.
         let chunks = events
@@ -319,6 +321,7 @@ mod tests {
         let req = AttemptRequest {
             chat: &chat,
             upstream_model: "gpt-x",
+            trace: None,
         };
         let body = String::from_utf8(a.body(&req, true)).unwrap();
         assert_eq!(

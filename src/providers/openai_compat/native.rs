@@ -63,7 +63,7 @@ impl OpenAiCompat {
         // Usage in streams is asked for as on chat (the Responses API always sends it).
         let want_usage = req.body.stream && op == Op::Completions && self.stream_usage;
         let body = forward_body(&req.body.body, req.upstream_model, want_usage, 0);
-        self.send_op(req.upstream_model, op, body).await
+        self.send_op(req.upstream_model, op, body, req.trace).await
     }
 
     pub(super) async fn native_complete(
