@@ -345,6 +345,7 @@ impl Metrics {
                     fallbacks: OnceLock::new(),
                     tokens: Default::default(),
                     cost: OnceLock::new(),
+                    attempt: OnceLock::new(),
                 }
             });
         s.requests.inc();
@@ -373,18 +374,17 @@ impl Metrics {
                 .inc();
         }
         for a in &r.attempts {
-            let series =
-                self.attempt_series
-                    .get(&[a.provider.as_str(), a.outcome.as_str()], || {
-                        let labels = AttemptLabels {
-                            provider: a.provider.clone(),
-                            outcome: a.outcome.clone(),
-                        };
-                        AttemptSeries {
-                            duration: self.attempt_duration.get_or_create(&labels).clone(),
-                            attempts: self.upstream_attempts.get_or_create(&labels).clone(),
-                        }
-                    });
+            let looked_up;
+            let series = match s.attempt.get() {
+                Some((p, o, series)) if *p == a.provider && *o == a.outcome => series,
+                _ => {
+                    looked_up = self.attempt_series(&a.provider, &a.outcome);
+                    let _ =
+                        s.attempt
+                            .set((a.provider.clone(), a.outcome.clone(), looked_up.clone()));
+                    &looked_up
+                }
+            };
             series.duration.observe(secs(a.latency_ms));
             series.attempts.inc();
         }
@@ -437,6 +437,19 @@ impl Metrics {
         }
     }
 
+    fn attempt_series(&self, provider: &str, outcome: &str) -> Arc<AttemptSeries> {
+        self.attempt_series.get(&[provider, outcome], || {
+            let labels = AttemptLabels {
+                provider: provider.to_owned(),
+                outcome: outcome.to_owned(),
+            };
+            AttemptSeries {
+                duration: self.attempt_duration.get_or_create(&labels).clone(),
+                attempts: self.upstream_attempts.get_or_create(&labels).clone(),
+            }
+        })
+    }
+
     /// A stream passed its commit point (paired with `stream_ended`).
     #[inline(never)] // bench/instructions.sh attributes its cost
     pub fn stream_started(&self) {
@@ -481,6 +494,10 @@ struct RequestSeries {
     /// prompt, completion, cached, reasoning.
     tokens: [OnceLock<Counter>; 4],
     cost: OnceLock<Counter<f64, AtomicU64>>,
+    /// The first attempt series its requests touched, with that attempt's provider and
+    /// outcome: nearly every request of a series makes one attempt, of the same provider
+    /// and outcome, so its end looks up one series instead of two.
+    attempt: OnceLock<(String, String, Arc<AttemptSeries>)>,
 }
 
 /// The series of one (provider, attempt outcome).
@@ -610,6 +627,48 @@ mod tests {
         assert_eq!(*cache.get(&["a", "bc"], || 1), 1);
         assert_eq!(*cache.get(&["ab", "c"], || 2), 2);
         assert_eq!(*cache.get(&["a", "bc"], || 3), 1);
+    }
+
+    /// A request series remembers one attempt series; attempts of other providers or
+    /// outcomes in the same request series still count in their own.
+    #[test]
+    fn attempts_count_in_their_own_series_whatever_the_request_series_remembers() {
+        let m = Metrics::new();
+        let attempt = |provider: &str, outcome: &str| AttemptRecord {
+            provider: provider.into(),
+            model: "a/b".into(),
+            upstream_model: "up".into(),
+            outcome: outcome.into(),
+            status: None,
+            error: None,
+            latency_ms: 5,
+        };
+        for attempts in [
+            vec![attempt("p", "error"), attempt("q", "ok")],
+            vec![attempt("q", "ok")],
+            vec![attempt("p", "timeout"), attempt("q", "ok")],
+            vec![attempt("q", "ok")],
+        ] {
+            m.admitted();
+            let record = RequestRecord {
+                served_model: Some("a/b".into()),
+                provider: Some("q".into()),
+                outcome: "success".into(),
+                status: 200,
+                attempts,
+                ..RequestRecord::default()
+            };
+            m.ended("chat", &record);
+        }
+        let text = m.render();
+        for line in [
+            r#"switchyard_upstream_attempts_total{provider="p",outcome="error"} 1"#,
+            r#"switchyard_upstream_attempts_total{provider="p",outcome="timeout"} 1"#,
+            r#"switchyard_upstream_attempts_total{provider="q",outcome="ok"} 4"#,
+            r#"switchyard_upstream_attempt_duration_seconds_count{provider="q",outcome="ok"} 4"#,
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
     }
 
     #[test]
