@@ -222,6 +222,13 @@ pub fn declared_headers(
 ) -> Result<(), String> {
     use reqwest::header::{HeaderName, HeaderValue};
     for (name, value) in &decl.headers {
+        // Each upstream request carries its own attempt's trace context (or the client's, or
+        // none): a fixed one would join every request to one trace. Dropping it here also
+        // spares the send path a lookup to replace it on every request.
+        if name.eq_ignore_ascii_case("traceparent") || name.eq_ignore_ascii_case("tracestate") {
+            tracing::warn!(provider = %decl.id, header = %name, "a declared trace-context header is ignored");
+            continue;
+        }
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a valid header name"))?;
         let v = HeaderValue::from_str(value)

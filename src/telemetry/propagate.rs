@@ -57,8 +57,7 @@ fn intern(host: &str) -> Arc<str> {
     host
 }
 
-/// Adds the attempt's trace context to an upstream request (replacing any the operator's
-/// configured headers set) and notes where it goes.
+/// Adds the attempt's trace context to an upstream request and notes where it goes.
 #[inline(never)] // bench/instructions.sh attributes its cost
 pub fn inject(req: &mut reqwest::Request, ctx: &Upstream) {
     let headers = req.headers_mut();
@@ -67,10 +66,11 @@ pub fn inject(req: &mut reqwest::Request, ctx: &Upstream) {
         Traceparent::Span { trace_id, span_id } => format_traceparent(trace_id, span_id, SAMPLED),
     };
     headers.insert(TRACEPARENT, traceparent);
-    match ctx.tracestate {
-        Some(ts) => headers.insert(TRACESTATE, ts.clone()),
-        None => headers.remove(TRACESTATE),
-    };
+    // No adapter sets `tracestate` itself (a provider's declared one is dropped): only the
+    // client's is added, never one removed.
+    if let Some(ts) = ctx.tracestate {
+        headers.insert(TRACESTATE, ts.clone());
+    }
     if let (Some(cell), Some(host)) = (ctx.address, req.url().host_str()) {
         let _ = cell.set((intern(host), req.url().port_or_known_default()));
     }

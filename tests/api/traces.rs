@@ -360,7 +360,12 @@ async fn requests_and_attempts_are_exported_with_genai_attributes() {
 #[tokio::test]
 async fn without_traces_the_clients_context_is_forwarded_unchanged() {
     let up = Fake::start(vec![Reply::simple()]).await;
-    let reg = provider("p", &up.base_url()) + &model("t/m", &[("p", "m")], &[]);
+    // A provider's declared trace context is never sent: each request carries its own.
+    let declared = "headers = { traceparent = \"00-11111111111111111111111111111111-2222222222222222-01\", tracestate = \"fixed=1\", X-Org = \"acme\" }\n\n";
+    let reg = provider("p", &up.base_url()).trim_end().to_owned()
+        + "\n"
+        + declared
+        + &model("t/m", &[("p", "m")], &[]);
     let app = TestApp::spawn(&reg).await;
     let tp = traceparent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     for (traceparent, tracestate) in [(Some(tp.as_str()), Some("a=b")), (None, None)] {
@@ -381,6 +386,7 @@ async fn without_traces_the_clients_context_is_forwarded_unchanged() {
     assert_eq!(got[0].headers["tracestate"], "a=b");
     assert!(!got[1].headers.contains_key("traceparent"));
     assert!(!got[1].headers.contains_key("tracestate"));
+    assert_eq!(got[1].headers["x-org"], "acme");
     app.stop().await;
 }
 
