@@ -185,7 +185,7 @@ for run in "${runs[@]}"; do
         "$bin" --config "$WORK/bench.toml" serve 2>"$WORK/valgrind-$i$mode.log" &
     pid=$!
     for _ in $(seq 1 600); do
-        curl -fsS "http://127.0.0.1:$GW_PORT/health" >/dev/null 2>&1 && break
+        curl -fsS "http://127.0.0.1:$GW_PORT/v1/health" >/dev/null 2>&1 && break
         sleep 0.2
     done
     for k in "${kinds[@]}"; do
