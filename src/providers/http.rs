@@ -222,10 +222,9 @@ pub fn declared_headers(
 ) -> Result<(), String> {
     use reqwest::header::{HeaderName, HeaderValue};
     for (name, value) in &decl.headers {
-        // Each upstream request carries its own attempt's trace context (or the client's, or
-        // none): a fixed one would join every request to one trace. Dropping it here also
-        // spares the send path a lookup to replace it on every request.
-        if name.eq_ignore_ascii_case("traceparent") || name.eq_ignore_ascii_case("tracestate") {
+        // Refused by `ProviderDecl::validate`; one stored before that rule is dropped here, so
+        // the send path only ever adds the attempt's context, never replaces one.
+        if crate::types::registry::is_trace_context(name) {
             tracing::warn!(provider = %decl.id, header = %name, "a declared trace-context header is ignored");
             continue;
         }
@@ -408,6 +407,26 @@ mod frame_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A declaration stored before trace-context headers were refused still sends none.
+    #[test]
+    fn declared_trace_context_headers_are_dropped() {
+        use crate::types::registry::{ProviderDecl, ProviderKind};
+        let mut decl = ProviderDecl::new("p", ProviderKind::Openai);
+        decl.base_url = Some("http://127.0.0.1:9/v1".into());
+        for (n, v) in [
+            ("TraceParent", "00-1-2-01"),
+            ("tracestate", "a=b"),
+            ("x-org", "acme"),
+        ] {
+            decl.headers.insert(n.into(), v.into());
+        }
+        assert_eq!(decl.validate().unwrap_err().field, "headers");
+        let mut headers = reqwest::header::HeaderMap::new();
+        declared_headers(&decl, &mut headers).unwrap();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["x-org"], "acme");
+    }
 
     #[tokio::test]
     async fn the_event_cap_counts_one_event_at_a_time() {

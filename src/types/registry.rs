@@ -329,6 +329,11 @@ pub struct DeclError {
     pub problem: String,
 }
 
+/// `traceparent` / `tracestate`, which no declaration may set (see `ProviderDecl::validate`).
+pub fn is_trace_context(header: &str) -> bool {
+    header.eq_ignore_ascii_case("traceparent") || header.eq_ignore_ascii_case("tracestate")
+}
+
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> DeclError {
     DeclError {
         field: field.into(),
@@ -425,6 +430,15 @@ impl ProviderDecl {
             }
         }
         self.validate_aws()?;
+        if let Some(name) = self.headers.keys().find(|n| is_trace_context(n)) {
+            return Err(bad(
+                "headers",
+                format!(
+                    "`{name}` cannot be declared: each upstream request carries its own trace \
+                     context (the attempt's span, or the client's)"
+                ),
+            ));
+        }
         for (name, url) in [
             ("privacy_policy_url", &self.privacy_policy_url),
             ("terms_of_service_url", &self.terms_of_service_url),

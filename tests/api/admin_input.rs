@@ -60,6 +60,36 @@ async fn concurrent_endpoint_edits_lose_nothing() {
     app.stop().await;
 }
 
+/// A declared `traceparent`/`tracestate` would join every request through the provider to one
+/// trace: refused with the field named, nothing stored.
+#[tokio::test]
+async fn declared_trace_context_headers_are_refused() {
+    let fake = Fake::start(vec![Reply::simple()]).await;
+    let app = app_with(&fake).await;
+    for name in ["traceparent", "TraceState"] {
+        let decl = json!({"id": "tp", "kind": "openai", "base_url": fake.base_url(),
+                          "headers": {name: "00-11111111111111111111111111111111-2222222222222222-01"}});
+        let resp = app
+            .admin(Method::POST, "/admin/providers", Some(decl))
+            .await;
+        assert_eq!(resp.status(), 400, "{name}");
+        let body: Value = resp.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("headers") && message.contains(name),
+            "{body}"
+        );
+    }
+    let listed = app
+        .admin(Method::GET, "/admin/providers", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains("\"tp\""), "{listed}");
+    app.stop().await;
+}
+
 /// `GET /admin/providers` returned declared header values (which may hold secrets) in clear.
 #[tokio::test]
 async fn header_values_are_write_only() {
